@@ -1,0 +1,1 @@
+"""Benchmarks: each module measures one component against a baseline in the same run."""
