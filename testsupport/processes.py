@@ -142,3 +142,31 @@ def serve_app(app: object, host: str = "127.0.0.1") -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def start_http_service(
+    argv: Sequence[str],
+    *,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    health_path: str = "/health",
+    timeout: float = 30.0,
+) -> tuple[ManagedProcess, str]:
+    """Start a service CLI on a free loopback port (`--host/--port` appended); wait for health.
+
+    Returns the process and its base URL; the caller stops the process.
+    """
+    port = free_port()
+    name = Path(argv[0]).name
+    proc = ManagedProcess(
+        [*argv, "--host", "127.0.0.1", "--port", str(port)],
+        log_path=log_dir / f"{name}-{port}.log",
+        env=env,
+    ).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        proc.wait_healthy(base + health_path, timeout=timeout)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, base

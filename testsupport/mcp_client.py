@@ -1,0 +1,36 @@
+"""The official SDK client, pointed at a URL with extra headers: how tests speak MCP."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    mode: str = "legacy",
+    **client_kwargs: Any,
+) -> AsyncIterator[Client]:
+    """`mode`: "legacy" (initialize handshake), "auto", or a modern version such as "2026-07-28"."""
+    async with (
+        httpx2.AsyncClient(headers=dict(headers or {}), timeout=30.0) as http,
+        Client(
+            streamable_http_client(url, http_client=http),
+            mode=mode,
+            **client_kwargs,
+        ) as client,
+    ):
+        yield client
+
+
+def text_of(result: Any) -> str:
+    """The concatenated text content of a tool result."""
+    return "\n".join(part.text for part in result.content if getattr(part, "type", "") == "text")
