@@ -1,0 +1,3 @@
+"""Stateless MCP diagnostic server: what reached it, and how."""
+
+__version__ = "0.1.0"
