@@ -327,7 +327,14 @@ def register_diagnostic_tools(
 
 
 def _rounded(values: Mapping[str, object]) -> dict[str, object]:
-    return {k: round(v, 2) if isinstance(v, float) else v for k, v in values.items()}
+    def one(v: object) -> object:
+        if isinstance(v, float):
+            return round(v, 2)
+        if isinstance(v, tuple):
+            return ", ".join(str(one(x)) for x in v)
+        return v
+
+    return {k: one(v) for k, v in values.items()}
 
 
 def refuse_unknown_tools(server: MCPServer) -> None:
