@@ -17,7 +17,9 @@ from testsupport.net import free_port
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("path", ["/echo-stateless/mcp", "/echo-stateful/mcp", "/echo-stateful/mcp/"])
+@pytest.mark.parametrize(
+    "path", ["/echo-stateless/mcp", "/echo-stateful/mcp", "/echo-stateful/mcp/"]
+)
 async def test_tools_answer_through_traefik(gateway: Stack, path: str) -> None:
     async with mcp_client(gateway.gateway_url + path) as client:
         result = await client.call_tool("echo", {"message": f"via {path}"})
@@ -69,7 +71,12 @@ def test_up_refuses_a_second_stack_and_down_leaves_nothing_running(tmp_path: Pat
         assert "already running" in second.stdout
 
         down = subprocess.run(
-            [*command, "down", *state], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+            [*command, "down", *state],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert down.returncode == 0
         assert first.wait(timeout=30) == 0

@@ -7,6 +7,7 @@ import re
 import time
 
 import anyio
+import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -97,7 +98,7 @@ async def test_concurrent_sessions_keep_their_own_echoes(stateful_url: str) -> N
         async with mcp_client(stateful_url) as client:
             for i in range(3):
                 await client.call_tool("echo", {"message": f"s{n}-m{i}"})
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
             replays[n] = text_of(await client.call_tool("replayLastEcho", {}))
 
     async with anyio.create_task_group() as tg:
