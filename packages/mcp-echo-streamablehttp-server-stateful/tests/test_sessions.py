@@ -49,12 +49,16 @@ def post(url: str, body: object, session_id: str | None) -> httpx2.Response:
     return httpx2.post(url, content=json.dumps(body), headers=headers)
 
 
-def sse_result(response: httpx2.Response) -> dict[str, object]:
+def answer_of(response: httpx2.Response) -> dict[str, object]:
+    """The JSON-RPC answer, whether it came as JSON or as an SSE event."""
+    if response.headers["content-type"].startswith("application/json"):
+        message: dict[str, object] = response.json()
+        return message
     for line in response.text.splitlines():
         if line.startswith("data:") and line[5:].strip():
-            message: dict[str, object] = json.loads(line[5:])
-            if "result" in message or "error" in message:
-                return message
+            event: dict[str, object] = json.loads(line[5:])
+            if "result" in event or "error" in event:
+                return event
     raise AssertionError(f"no JSON-RPC answer in {response.text!r}")
 
 
@@ -120,9 +124,9 @@ def test_session_info_counts_messages(stateful_url: str) -> None:
     """Raw HTTP, so the count is exactly the messages this test sent."""
     session_id = open_session(stateful_url)  # initialize + notifications/initialized
     info = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "sessionInfo"}}
-    first = sse_result(post(stateful_url, info, session_id))
+    first = answer_of(post(stateful_url, info, session_id))
     post(stateful_url, ECHO, session_id)
-    second = sse_result(post(stateful_url, info, session_id))
+    second = answer_of(post(stateful_url, info, session_id))
 
     def count(message: dict[str, object]) -> int:
         text = message["result"]["content"][0]["text"]  # type: ignore[index]
@@ -182,7 +186,7 @@ def test_deleted_session_gets_404(stateful_url: str) -> None:
 
 def test_expired_session_gets_404_and_its_memory_is_dropped(short_lived_url: str) -> None:
     session_id = open_session(short_lived_url)
-    echo = sse_result(post(short_lived_url, ECHO, session_id))
+    echo = answer_of(post(short_lived_url, ECHO, session_id))
     assert "result" in echo
     before = httpx2.get(short_lived_url.removesuffix("/mcp") + "/health").json()
     assert before["sessions"] == 1
@@ -211,7 +215,7 @@ def test_session_cap_gives_a_clear_error(short_lived_url: str) -> None:
         (b'{"jsonrpc": "2.0", "id": 1, "method": ', {}, 400),
         (b"[1, 2]", {}, 400),
         (b"x" * 1_100_000, {}, 413),
-        (json.dumps(ECHO).encode(), {"accept": "application/json"}, 406),
+        (json.dumps(ECHO).encode(), {"accept": "text/html"}, 406),
         (json.dumps(ECHO).encode(), {"origin": "http://evil.example"}, 403),
         (json.dumps(ECHO).encode(), {"mcp-protocol-version": "2000-01-01"}, 400),
     ],
@@ -225,12 +229,19 @@ def test_bad_input_in_a_session_gets_a_clear_error_and_the_session_survives(
     response = httpx2.post(stateful_url, content=body, headers=headers)
     assert response.status_code == status, response.text
     assert response.json()["error"]["message"]
-    assert "result" in sse_result(post(stateful_url, ECHO, session_id))
+    assert "result" in answer_of(post(stateful_url, ECHO, session_id))
 
 
 def test_unknown_tool_in_a_session_is_invalid_params(stateful_url: str) -> None:
     session_id = open_session(stateful_url)
     body = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "nope"}}
-    answer = sse_result(post(stateful_url, body, session_id))
+    answer = answer_of(post(stateful_url, body, session_id))
     assert answer["error"]["code"] == -32602  # type: ignore[index]
     assert "replayLastEcho" in answer["error"]["message"]  # type: ignore[index]
+
+
+def test_posts_are_answered_with_json(stateful_url: str) -> None:
+    session_id = open_session(stateful_url)
+    response = post(stateful_url, ECHO, session_id)
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["result"]["content"][0]["text"] == "hi"

@@ -151,10 +151,11 @@ def test_preflight_is_answered_for_allowed_origins_only(echo_url: str) -> None:
 
 
 def test_json_or_sse_as_accept_allows(echo_url: str) -> None:
-    as_json = post(echo_url, LIST_TOOLS)
-    assert as_json.headers["content-type"].startswith("application/json")
-    assert as_json.json()["result"]["tools"]
-    as_sse = post(echo_url, LIST_TOOLS, BOTH)
+    for accept in (JSON_ONLY, BOTH):
+        as_json = post(echo_url, LIST_TOOLS, accept)
+        assert as_json.headers["content-type"].startswith("application/json")
+        assert as_json.json()["result"]["tools"]
+    as_sse = post(echo_url, LIST_TOOLS, {"accept": "text/event-stream"})
     assert as_sse.headers["content-type"].startswith("text/event-stream")
     data = [line[5:] for line in as_sse.text.splitlines() if line.startswith("data:")]
     assert any('"tools"' in line for line in data)

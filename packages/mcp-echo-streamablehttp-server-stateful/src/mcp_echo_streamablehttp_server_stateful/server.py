@@ -1,8 +1,9 @@
 """create_app(settings): the stateful echo server as an ASGI app.
 
-Sessions are the SDK's (stateful StreamableHTTPSessionManager, SSE responses:
-a spec-conforming client accepts both JSON and SSE); this package adds the
-memory each session keeps and the two tools that read it.
+Sessions are the SDK's stateful StreamableHTTPSessionManager; this package
+adds the memory each session keeps and the two tools that read it. The tools
+never stream, so POSTs are answered with JSON (every spec-conforming client
+accepts it); the GET stream is SSE as always.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     refuse_unknown_tools(server)
     server.streamable_http_app(
         stateless_http=False,
-        json_response=False,
+        json_response=True,
         session_idle_timeout=settings.session_timeout,
         max_sessions=settings.max_sessions,
         transport_security=NO_SDK_HOST_CHECK,

@@ -2,7 +2,9 @@
 
 The SDK's session manager fixes one response mode (JSON or SSE) per manager,
 so two stateless managers serve the same tools and each request goes to the
-one its Accept header asks for. `http_app` is shared with the stateful server.
+one its Accept header allows. The tools never stream, so a client that
+accepts JSON gets JSON (no event framing); one that accepts only
+text/event-stream gets SSE. `http_app` is shared with the stateful server.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ SERVER_NAME = "mcp-echo-streamablehttp-server-stateless"
 NO_SDK_HOST_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
-def wants_sse(headers: Headers) -> bool:
+def sse_only(headers: Headers) -> bool:
+    """True when the client accepts SSE but not JSON."""
     accept = [part.split(";")[0].strip().lower() for part in headers.get("accept", "").split(",")]
-    return any(t in ("text/event-stream", "text/*", "*/*") for t in accept)
+    json_ok = any(t in ("application/json", "application/*", "*/*") for t in accept)
+    return not json_ok and any(t in ("text/event-stream", "text/*") for t in accept)
 
 
 def stateless_manager(diag: Diagnostics, *, json_response: bool) -> StreamableHTTPSessionManager:
@@ -99,8 +103,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     plain_json = stateless_manager(diag, json_response=True)
 
     async def mcp_handler(scope: Scope, receive: Receive, send: Send) -> None:
-        manager = sse if wants_sse(Headers(scope=scope)) else plain_json
-        await manager.handle_request(scope, receive, send)
+        if sse_only(Headers(scope=scope)):
+            # The SDK's SSE mode insists that Accept also names JSON; this
+            # client will get SSE either way, so say so on its behalf.
+            headers = [(k, v) for k, v in scope["headers"] if k != b"accept"]
+            headers.append((b"accept", b"application/json, text/event-stream"))
+            await sse.handle_request({**scope, "headers": headers}, receive, send)
+        else:
+            await plain_json.handle_request(scope, receive, send)
 
     def health() -> dict[str, Any]:
         return {
