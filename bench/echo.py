@@ -2,7 +2,9 @@
 
 Each client holds one MCP session (SDK client, initialize handshake) and calls
 `echo` in a closed loop. Every server runs as its own process; the client code
-is the same for all.
+is the same for all. The baseline is the SDK's default (SSE answers); the
+SDK in JSON mode is shown too, since the echo servers answer JSON whenever
+the client accepts it.
 """
 
 from __future__ import annotations
@@ -66,8 +68,10 @@ def main() -> None:
 
     subjects = {
         "sdk baseline (stateless)": (baseline, []),
+        "sdk baseline (stateless, JSON)": (baseline, ["--json"]),
         "echo-stateless": (echo_server("mcp-echo-streamablehttp-server-stateless"), []),
         "sdk baseline (stateful)": (baseline, ["--stateful"]),
+        "sdk baseline (stateful, JSON)": (baseline, ["--stateful", "--json"]),
         "echo-stateful": (echo_server("mcp-echo-streamablehttp-server-stateful"), []),
     }
     results: dict[str, list[Result]] = {}
@@ -86,10 +90,14 @@ def main() -> None:
     print_table(
         "echo tool calls, stateless servers (SDK client, one session per client)",
         "sdk baseline (stateless)",
-        results["sdk baseline (stateless)"] + results["echo-stateless"],
+        results["sdk baseline (stateless)"]
+        + results["sdk baseline (stateless, JSON)"]
+        + results["echo-stateless"],
     )
     print_table(
         "echo tool calls, stateful servers",
         "sdk baseline (stateful)",
-        results["sdk baseline (stateful)"] + results["echo-stateful"],
+        results["sdk baseline (stateful)"]
+        + results["sdk baseline (stateful, JSON)"]
+        + results["echo-stateful"],
     )
