@@ -27,6 +27,8 @@ DURATION = 4.0
 
 
 def _client_factory(url: str) -> ClientFactory:
+    """One MCP session per simulated client, calling `echo` and failing on a tool error."""
+
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Call]:
         async with mcp_client(url) as client:
