@@ -7,6 +7,7 @@ and a body that arrives a byte at a time.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 import anyio
@@ -68,6 +69,8 @@ class SafeFetcher:
         self.limits = limits
         self.user_agent = user_agent
         self.network_backend = network_backend  # tests observe or refuse connects here
+        # Loading the CA bundle costs tens of milliseconds: once, not per fetch.
+        self.ssl_context = ssl.create_default_context()
 
     async def get(self, raw_url: str, *, max_bytes: int | None = None) -> Fetched:
         try:
@@ -96,7 +99,7 @@ class SafeFetcher:
         except AddressRefused as exc:
             raise FetchError(str(exc)) from None
         timeout = httpx2.Timeout(self.limits.total_timeout, connect=self.limits.connect_timeout)
-        transport = PinnedTransport({host: vetted[0]}, self.network_backend)
+        transport = PinnedTransport({host: vetted[0]}, self.ssl_context, self.network_backend)
         headers = {"user-agent": self.user_agent, "accept-encoding": "identity"}
         try:
             async with (

@@ -7,6 +7,7 @@ second DNS answer (rebinding) can therefore never redirect the connection.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable, Mapping
 
 import httpcore2
@@ -14,7 +15,6 @@ import httpx2
 from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
 from httpcore2._backends.auto import AutoBackend
 from httpcore2._types import SOCKET_OPTION
-from httpx2._config import create_ssl_context
 
 from mcp_fetch_streamablehttp_server.ssrf import IPAddress
 
@@ -59,11 +59,14 @@ class PinnedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's own transport, with the connection pool's network backend pinned."""
 
     def __init__(
-        self, pins: Mapping[str, IPAddress], backend: AsyncNetworkBackend | None = None
+        self,
+        pins: Mapping[str, IPAddress],
+        ssl_context: ssl.SSLContext,
+        backend: AsyncNetworkBackend | None = None,
     ) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False)
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=create_ssl_context(verify=True, trust_env=False),
+            ssl_context=ssl_context,
             max_connections=1,
             network_backend=PinnedBackend(pins, backend),
         )
