@@ -60,7 +60,7 @@ async def run_load(
     duration: float = 5.0,
     warmup: float = 1.0,
 ) -> Result:
-    """Run `concurrency` clients against one subject; only calls after the warm-up count.
+    """Run `concurrency` clients against one subject; calls completed inside the window count.
 
     Every client connects first; the clock starts once all are connected, so
     connection set-up is not part of the throughput figure.
@@ -78,14 +78,15 @@ async def run_load(
             if connected == concurrency:
                 all_connected.set()
             await go.wait()
-            while (now := time.perf_counter()) < window[1]:
+            while (started := time.perf_counter()) < window[1]:
                 try:
                     await call()
                 except Exception:
                     result.errors += 1
                     continue
-                if now >= window[0]:
-                    result.latencies.append(time.perf_counter() - now)
+                finished = time.perf_counter()
+                if window[0] <= finished <= window[1]:  # completions inside the window count
+                    result.latencies.append(finished - started)
 
     tasks: list[asyncio.Future[object]] = [
         asyncio.ensure_future(one_client()) for _ in range(concurrency)
