@@ -1,0 +1,98 @@
+"""Settings from the environment (and `.env`); CLI flags override them."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated, Literal
+
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+CommaList = Annotated[list[str], NoDecode]
+ShellWords = Annotated[list[str], NoDecode]
+EnvPairs = Annotated[dict[str, str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MCP_PROXY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+    log_level: LogLevel = Field(
+        "INFO", validation_alias=AliasChoices("MCP_PROXY_LOG_LEVEL", "LOG_LEVEL", "log_level")
+    )
+    log_file: str = Field(
+        "", validation_alias=AliasChoices("MCP_PROXY_LOG_FILE", "LOG_FILE", "log_file")
+    )
+    # The stdio server to run per session (after `--` on the command line).
+    command: ShellWords = []
+    # Extra environment for the child, `K=V` pairs (comma-separated in the environment).
+    env: EnvPairs = {}
+    # Working directory of the child (empty: the proxy's own).
+    cwd: str = ""
+    # Seconds without a request (and none in flight) before a session and its child end.
+    session_timeout: float = 1800.0
+    # Seconds a client request may wait for the child's answer.
+    request_timeout: float = 300.0
+    # Most sessions (children) alive at once.
+    max_sessions: int = 100
+    # Largest message in either direction, in bytes (request body, one line from the child).
+    max_message_bytes: int = 4_194_304
+    # Seconds between SIGTERM and SIGKILL when a child is ended.
+    kill_grace: float = 5.0
+    # Seconds between SSE keep-alive comments on idle streams.
+    keepalive_interval: float = 15.0
+    # Protocol versions accepted in the MCP-Protocol-Version header.
+    protocol_versions: CommaList = list(HANDSHAKE_PROTOCOL_VERSIONS)
+    # Browser origins allowed besides the proxy's own origin; "*" allows any.
+    allowed_origins: CommaList = []
+
+    @field_validator("protocol_versions", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        return shlex.split(value) if isinstance(value, str) else value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item for item in value.split(",") if item.strip()]
+        if isinstance(value, list):
+            return parse_env_pairs(value)
+        return value
+
+    @field_validator("session_timeout", "request_timeout", "kill_grace", "keepalive_interval")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    @field_validator("max_sessions", "max_message_bytes")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+
+def parse_env_pairs(items: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, val = item.strip().partition("=")
+        if not sep or not key:
+            raise ValueError(f"environment entry {item!r} is not of the form KEY=VALUE")
+        pairs[key] = val
+    return pairs

@@ -1,0 +1,405 @@
+"""The StreamableHTTP endpoint, framed directly on ASGI.
+
+The SDK's server transport parses every message into its pydantic models and
+writes them back out; a proxy must not (unknown fields and future methods have
+to survive), so this endpoint moves the child's bytes as they are and parses
+only to route. A POST whose only answer is one response gets it as JSON; as
+soon as anything else comes first, the answer becomes an SSE stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from mcp_echo_streamablehttp_server_stateless.cors import CorsPolicy, own_origin
+from starlette.types import Message, Receive, Scope, Send
+
+from mcp_streamablehttp_proxy.config import Settings
+from mcp_streamablehttp_proxy.messages import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    Envelope,
+    error_response,
+    one_line,
+    split_batch,
+)
+from mcp_streamablehttp_proxy.sessions import (
+    Session,
+    SessionEndedError,
+    SessionLimitError,
+    SessionRegistry,
+    Stream,
+)
+
+logger = logging.getLogger("mcp_streamablehttp_proxy.endpoint")
+
+SESSION_HEADER = b"mcp-session-id"
+JSON_TYPE = b"application/json"
+SSE_TYPE = b"text/event-stream"
+SSE_HEADERS = [
+    (b"content-type", SSE_TYPE),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, code: int = INVALID_REQUEST) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def _sse(raw: bytes) -> bytes:
+    return b"event: message\ndata: " + raw + b"\n\n"
+
+
+def _accepts(accept: str, kind: str) -> bool:
+    major = kind.split("/")[0]
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in (kind, "*/*", f"{major}/*"):
+            return True
+    return False
+
+
+class McpEndpoint:
+    def __init__(self, settings: Settings, registry: SessionRegistry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.cors = CorsPolicy(settings.allowed_origins)
+        self.versions = frozenset(settings.protocol_versions)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            extra = self._check_origin(scope, headers)
+            method = scope["method"]
+            if method == "OPTIONS":
+                await self._preflight(send, headers)
+                return
+            version = headers.get("mcp-protocol-version")
+            if version is not None and version not in self.versions:
+                raise HttpError(
+                    400,
+                    f"Unsupported MCP-Protocol-Version {version!r}; supported: "
+                    f"{', '.join(self.settings.protocol_versions)}",
+                )
+            if method == "POST":
+                await self._post(scope, receive, send, headers, extra)
+            elif method == "GET":
+                await self._get(receive, send, headers, extra)
+            elif method == "DELETE":
+                await self._delete(send, headers, extra)
+            else:
+                raise HttpError(405, f"Method {method} not allowed; use POST, GET or DELETE")
+        except HttpError as exc:
+            await self._error(send, exc, extra)
+
+    # -- checks --------------------------------------------------------------
+
+    def _check_origin(self, scope: Scope, headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        origin = headers.get("origin")
+        if origin is None:
+            return []
+        if not self.cors.allows(origin, own_origin(headers, scope.get("scheme", "http"))):
+            raise HttpError(
+                403,
+                f"Origin {origin!r} is not allowed; "
+                "configure MCP_PROXY_ALLOWED_ORIGINS to admit it",
+            )
+        return [(k.encode(), v.encode()) for k, v in self.cors.response_headers(origin).items()]
+
+    async def _preflight(self, send: Send, headers: dict[str, str]) -> None:
+        origin = headers.get("origin")
+        answer = (
+            self.cors.preflight_headers(origin)
+            if origin
+            else {"allow": "GET, POST, DELETE, OPTIONS"}
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [(k.encode(), v.encode()) for k, v in answer.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    def _session(self, headers: dict[str, str]) -> Session:
+        session_id = headers.get("mcp-session-id")
+        if not session_id:
+            raise HttpError(400, "Missing Mcp-Session-Id header; send initialize first")
+        session = self.registry.get(session_id)
+        if session is None:
+            raise HttpError(404, "Unknown or ended MCP session; initialize a new one")
+        return session
+
+    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
+        limit = self.settings.max_message_bytes
+        too_large = HttpError(
+            413,
+            f"Request body larger than {limit} bytes; raise MCP_PROXY_MAX_MESSAGE_BYTES",
+        )
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise HttpError(400, "Client disconnected before the body arrived")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    # -- POST ----------------------------------------------------------------
+
+    async def _post(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        accept = headers.get("accept", "")
+        wants_sse = _accepts(accept, "text/event-stream")
+        wants_json = _accepts(accept, "application/json")
+        if not (wants_sse or wants_json):
+            raise HttpError(
+                406, "Not Acceptable: Accept must include application/json and text/event-stream"
+            )
+        content_type = headers.get("content-type", "")
+        if not content_type.lower().startswith("application/json"):
+            raise HttpError(415, "Unsupported Media Type: Content-Type must be application/json")
+        body = await self._read_body(receive, headers)
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise HttpError(400, "Parse error: the body is not valid JSON", PARSE_ERROR) from None
+        line = one_line(body)
+        envelopes = split_batch(parsed, line)
+        if not envelopes or any(e.kind == "other" for e in envelopes):
+            raise HttpError(400, "Invalid Request: the body is not a JSON-RPC message or batch")
+        requests = [e for e in envelopes if e.kind == "request"]
+
+        session_header: list[tuple[bytes, bytes]] = []
+        if "mcp-session-id" not in headers and _is_initialize(parsed):
+            try:
+                session = await self.registry.create()
+            except SessionLimitError as exc:
+                raise HttpError(503, str(exc)) from None
+            except OSError as exc:
+                logger.error("could not start the MCP server: %s", exc)
+                raise HttpError(503, f"Could not start the MCP server: {exc}") from None
+            session_header = [(SESSION_HEADER, session.id.encode())]
+        else:
+            session = self._session(headers)
+        session.touch()
+
+        if not requests:
+            await self._send_to_child(session, line)
+            await send({"type": "http.response.start", "status": 202, "headers": extra})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        duplicate = [r.id for r in requests if session.in_flight(r.key)]
+        if duplicate or len({r.key for r in requests}) != len(requests):
+            raise HttpError(400, f"Request id {duplicate[:1] or 'in batch'} is already in use")
+        stream = session.open_stream(requests, takes_unsolicited=wants_sse)
+        try:
+            await self._send_to_child(session, line)
+            await self._answer(
+                send,
+                session,
+                stream,
+                requests,
+                wants_sse,
+                wants_json,
+                [
+                    *extra,
+                    *session_header,
+                ],
+            )
+        finally:
+            session.close_stream(stream)
+            session.touch()
+
+    async def _send_to_child(self, session: Session, line: bytes) -> None:
+        try:
+            await session.send(line)
+        except SessionEndedError as exc:
+            raise HttpError(404, f"The MCP session has ended: {exc}") from None
+
+    async def _answer(
+        self,
+        send: Send,
+        session: Session,
+        stream: Stream,
+        requests: list[Envelope],
+        wants_sse: bool,
+        wants_json: bool,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        deadline = time.monotonic() + self.settings.request_timeout
+        first = await self._next(session, stream, deadline)
+        if first is None:
+            first = b""
+        done = not stream.waiting and stream.queue.empty()
+        if not wants_sse or (done and len(requests) == 1 and wants_json and first):
+            await self._answer_json(send, session, stream, first, deadline, headers)
+            return
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}
+        )
+        message: bytes | None = first
+        while True:
+            if message:
+                await send({"type": "http.response.body", "body": _sse(message), "more_body": True})
+            if not stream.waiting and stream.queue.empty():
+                break
+            message = await self._next(session, stream, deadline)
+            if message is None and stream.queue.empty() and not stream.waiting:
+                break
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _answer_json(
+        self,
+        send: Send,
+        session: Session,
+        stream: Stream,
+        first: bytes,
+        deadline: float,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        """The client takes JSON only: collect the answers; what else arrives goes to GET."""
+        answers = [first] if first else []
+        while stream.waiting or not stream.queue.empty():
+            message = await self._next(session, stream, deadline)
+            if message:
+                answers.append(message)
+        body = answers[0] if len(answers) == 1 else b"[" + b",".join(answers) + b"]"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", JSON_TYPE),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _next(self, session: Session, stream: Stream, deadline: float) -> bytes | None:
+        """The stream's next message; past the deadline, errors for what is still due."""
+        if not stream.queue.empty():
+            return stream.queue.get_nowait()
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                return await stream.queue.get()
+        except TimeoutError:
+            seconds = self.settings.request_timeout
+            reason = (
+                f"Request timed out after {seconds:g}s waiting for the MCP server; "
+                "raise MCP_PROXY_REQUEST_TIMEOUT"
+            )
+            ids = list(stream.waiting.values())
+            logger.warning("session=%s request %s timed out after %gs", session.tag, ids, seconds)
+            for error in session.close_stream(stream, reason):
+                stream.put(error)
+            await session.cancel(ids, "request timed out at the proxy")
+            return stream.queue.get_nowait() if not stream.queue.empty() else None
+
+    # -- GET -----------------------------------------------------------------
+
+    async def _get(
+        self,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        if not _accepts(headers.get("accept", ""), "text/event-stream"):
+            raise HttpError(406, "Not Acceptable: Accept must include text/event-stream")
+        session = self._session(headers)
+        stream = session.open_get_stream()
+        if stream is None:
+            raise HttpError(409, "Conflict: this session already has a server-to-client stream")
+        session.touch()
+        disconnected = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+            stream.close()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra]}
+            )
+            await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
+            while not disconnected.is_set():
+                try:
+                    async with asyncio.timeout(self.settings.keepalive_interval):
+                        message = await stream.queue.get()
+                except TimeoutError:
+                    await send(
+                        {"type": "http.response.body", "body": b": ping\n\n", "more_body": True}
+                    )
+                    continue
+                if message is None:
+                    break
+                await send({"type": "http.response.body", "body": _sse(message), "more_body": True})
+            if not disconnected.is_set():
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            session.close_get_stream(stream)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    # -- DELETE --------------------------------------------------------------
+
+    async def _delete(
+        self, send: Send, headers: dict[str, str], extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        session = self._session(headers)
+        await self.registry.end(session, "the client ended the session (DELETE)")
+        await send({"type": "http.response.start", "status": 200, "headers": extra})
+        await send({"type": "http.response.body", "body": b""})
+
+    # -- errors --------------------------------------------------------------
+
+    async def _error(self, send: Send, exc: HttpError, extra: list[tuple[bytes, bytes]]) -> None:
+        body = error_response(None, exc.code, exc.message)
+        headers = [
+            (b"content-type", JSON_TYPE),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        ]
+        if exc.status == 405:
+            headers.append((b"allow", b"GET, POST, DELETE, OPTIONS"))
+        message: Message = {"type": "http.response.start", "status": exc.status, "headers": headers}
+        await send(message)
+        await send({"type": "http.response.body", "body": body})
+
+
+def _is_initialize(parsed: Any) -> bool:
+    return isinstance(parsed, dict) and parsed.get("method") == "initialize" and "id" in parsed

@@ -1,0 +1,139 @@
+"""A small stdio JSON-RPC peer with misbehaviours on demand (crash, garbage, silence).
+
+It answers raw JSON-RPC without the SDK, so tests can see exactly which bytes
+crossed the proxy: `echo` returns the request as it arrived, unknown methods
+are answered too, and every response carries an unknown top-level field.
+Set PEER_IGNORE_SIGTERM=1 to make it ignore SIGTERM (the proxy must SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+LOCK = threading.Lock()
+TOOLS = ["whoami", "echo", "crash", "garbage", "sleep", "grandchild", "environment", "notify"]
+
+
+def write(obj: object) -> None:
+    with LOCK:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+
+def write_raw(text: str) -> None:
+    with LOCK:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def reply(request_id: object, result: object) -> None:
+    write({"jsonrpc": "2.0", "id": request_id, "result": result, "x-peer-extra": {"kept": True}})
+
+
+def text(request_id: object, value: str) -> None:
+    reply(request_id, {"content": [{"type": "text", "text": value}], "isError": False})
+
+
+def call_tool(request_id: object, request: dict, raw: str) -> None:
+    params = request.get("params", {})
+    name = params.get("name")
+    args = params.get("arguments") or {}
+    if name == "whoami":
+        text(request_id, str(os.getpid()))
+    elif name == "echo":
+        text(request_id, raw)
+    elif name == "crash":
+        sys.stderr.write("peer: crashing on purpose\n")
+        sys.stderr.flush()
+        os._exit(3)
+    elif name == "garbage":
+        write_raw("this is not json\n{broken\n42\n\n")
+        text(request_id, "still here")
+    elif name == "sleep":
+        seconds = float(args.get("seconds", 1))
+
+        def later() -> None:
+            time.sleep(seconds)
+            text(request_id, f"slept {seconds}")
+
+        threading.Thread(target=later, daemon=True).start()
+    elif name == "grandchild":
+        child = subprocess.Popen(["sleep", "300"])
+        text(request_id, str(child.pid))
+    elif name == "environment":
+        text(
+            request_id,
+            json.dumps({"cwd": str(Path.cwd()), "PEER_MARK": os.environ.get("PEER_MARK")}),
+        )
+    elif name == "notify":
+        write(
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/message",
+                "params": {"level": "info", "data": "hello from the peer"},
+            }
+        )
+        write({"jsonrpc": "2.0", "method": "x-future/notification", "params": {"n": 1}})
+        text(request_id, "notified")
+    else:
+        write(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": -32602, "message": f"unknown tool {name}"},
+            }
+        )
+
+
+def handle(raw: str) -> None:
+    request = json.loads(raw)
+    if isinstance(request, list):
+        for item in request:
+            handle(json.dumps(item))
+        return
+    method = request.get("method")
+    request_id = request.get("id")
+    if method is None or "id" not in request:
+        return  # notifications and answers to our (never sent) requests
+    if method == "initialize":
+        reply(
+            request_id,
+            {
+                "protocolVersion": request["params"]["protocolVersion"],
+                "capabilities": {"tools": {}, "logging": {}},
+                "serverInfo": {"name": "stdio-peer", "version": "1.0"},
+                "x-future-field": "survives",
+            },
+        )
+    elif method == "tools/list":
+        reply(
+            request_id, {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in TOOLS]}
+        )
+    elif method == "tools/call":
+        call_tool(request_id, request, raw)
+    elif method == "ping":
+        reply(request_id, {})
+    else:
+        reply(request_id, {"method": method, "request": request})
+
+
+def main() -> None:
+    stubborn = os.environ.get("PEER_IGNORE_SIGTERM") == "1"
+    if stubborn:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for line in sys.stdin:
+        if line.strip():
+            handle(line.strip())
+    while stubborn:  # not even a closed stdin ends it
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
