@@ -8,7 +8,8 @@ and a body that arrives a byte at a time.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import anyio
 import httpx2
@@ -39,6 +40,7 @@ class Fetched:
     charset: str | None
     body: bytes
     truncated: bool
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
 
 
 def checked_url(raw: str) -> httpx2.URL:
@@ -130,6 +132,7 @@ class SafeFetcher:
                     charset=response.charset_encoding,
                     body=bytes(body),
                     truncated=truncated,
+                    headers={k.lower(): v for k, v in response.headers.items()},
                 )
         except httpx2.ConnectTimeout:
             raise FetchError(

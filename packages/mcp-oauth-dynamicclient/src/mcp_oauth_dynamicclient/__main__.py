@@ -1,0 +1,3 @@
+from mcp_oauth_dynamicclient.cli import main
+
+main()

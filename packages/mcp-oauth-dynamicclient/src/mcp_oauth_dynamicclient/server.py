@@ -1,0 +1,158 @@
+"""create_app(settings): the authorization server and ForwardAuth endpoint as an ASGI app.
+
+Everything that needs Redis (the signing key may live there) is assembled in
+the lifespan, so building an app does no I/O and tests can build many.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx2
+from mcp_fetch_streamablehttp_server.resolver import Resolver
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mcp_oauth_dynamicclient import __version__
+from mcp_oauth_dynamicclient.authorize import AuthorizeEndpoints
+from mcp_oauth_dynamicclient.clients import ClientRegistry
+from mcp_oauth_dynamicclient.config import Settings
+from mcp_oauth_dynamicclient.errors import no_store_json
+from mcp_oauth_dynamicclient.forwardauth import ForwardAuth
+from mcp_oauth_dynamicclient.grants import Grants
+from mcp_oauth_dynamicclient.keys import SigningKeys, load_signing_keys
+from mcp_oauth_dynamicclient.metadata import MetadataEndpoints
+from mcp_oauth_dynamicclient.metadata_documents import MetadataDocuments
+from mcp_oauth_dynamicclient.registration import RegistrationEndpoints
+from mcp_oauth_dynamicclient.resources import Resources
+from mcp_oauth_dynamicclient.storage import Store
+from mcp_oauth_dynamicclient.token_endpoints import TokenEndpoints
+from mcp_oauth_dynamicclient.tokens import AccessTokens
+from mcp_oauth_dynamicclient.upstream import build_provider
+
+log = logging.getLogger(__name__)
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class Gateway:
+    """The assembled service: one per app, built when the app starts."""
+
+    store: Store
+    keys: SigningKeys
+    metadata: MetadataEndpoints
+    registration: RegistrationEndpoints
+    authorize: AuthorizeEndpoints
+    tokens: TokenEndpoints
+    forward_auth: ForwardAuth
+
+
+async def build_gateway(
+    settings: Settings, store: Store, http: httpx2.AsyncClient, resolver: Resolver | None
+) -> Gateway:
+    keys = await load_signing_keys(settings, store)
+    resources = Resources.from_settings(settings)
+    access = AccessTokens(keys, settings.gateway_issuer, settings.access_token_lifetime)
+    grants = Grants(settings, store, access)
+    documents = (
+        MetadataDocuments(settings, store, resolver) if settings.client_metadata_documents else None
+    )
+    clients = ClientRegistry(store, documents)
+    return Gateway(
+        store=store,
+        keys=keys,
+        metadata=MetadataEndpoints(settings, resources),
+        registration=RegistrationEndpoints(settings, clients, grants),
+        authorize=AuthorizeEndpoints(
+            settings, store, clients, grants, resources, build_provider(settings, http)
+        ),
+        tokens=TokenEndpoints(clients, grants, access),
+        forward_auth=ForwardAuth(resources, access, grants),
+    )
+
+
+def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None) -> Starlette:
+    """`resolver` is a seam for tests of metadata-document fetching (DNS answers)."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = Store.from_url(
+            settings.redis_url,
+            settings.redis_key_prefix,
+            settings.redis_password.get_secret_value(),
+        )
+        async with httpx2.AsyncClient(timeout=10.0, follow_redirects=False) as http:
+            app.state.gateway = await build_gateway(settings, store, http, resolver)
+            log.info("auth service ready: issuer %s", settings.gateway_issuer)
+            try:
+                yield
+            finally:
+                await store.close()
+
+    def route(path: str, pick: Callable[[Gateway], Endpoint], methods: list[str]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await pick(request.app.state.gateway)(request)
+
+        return Route(path, endpoint, methods=methods)
+
+    async def jwks(request: Request) -> Response:
+        keys: SigningKeys = request.app.state.gateway.keys
+        return JSONResponse(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    async def health(request: Request) -> Response:
+        store: Store = request.app.state.gateway.store
+        try:
+            await store.ping()
+        except (RedisError, OSError):
+            return JSONResponse({"status": "unavailable", "redis": "unreachable"}, 503)
+        return no_store_json({"status": "ok", "version": __version__, "redis": "ok"})
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.error("storage unavailable on %s: %s", request.url.path, type(exc).__name__)
+        return JSONResponse(
+            {"error": "temporarily_unavailable", "error_description": "storage is unavailable"},
+            status_code=503,
+            headers={"Retry-After": "5", "Cache-Control": "no-store"},
+        )
+
+    return Starlette(
+        exception_handlers={RedisError: unavailable, ConnectionError: unavailable},
+        routes=[
+            route(
+                "/.well-known/oauth-authorization-server",
+                lambda g: g.metadata.authorization_server,
+                ["GET"],
+            ),
+            route(
+                "/.well-known/oauth-protected-resource",
+                lambda g: g.metadata.protected_resource,
+                ["GET"],
+            ),
+            route(
+                "/.well-known/oauth-protected-resource/{path:path}",
+                lambda g: g.metadata.protected_resource,
+                ["GET"],
+            ),
+            route("/register", lambda g: g.registration.register, ["POST"]),
+            route("/register/{client_id:path}", lambda g: g.registration.read, ["GET"]),
+            route("/register/{client_id:path}", lambda g: g.registration.update, ["PUT"]),
+            route("/register/{client_id:path}", lambda g: g.registration.delete, ["DELETE"]),
+            route("/authorize", lambda g: g.authorize.authorize, ["GET"]),
+            route("/consent", lambda g: g.authorize.consent, ["POST"]),
+            route("/callback", lambda g: g.authorize.callback, ["GET"]),
+            route("/token", lambda g: g.tokens.token, ["POST"]),
+            route("/revoke", lambda g: g.tokens.revoke, ["POST"]),
+            route("/introspect", lambda g: g.tokens.introspect, ["POST"]),
+            route("/verify", lambda g: g.forward_auth.verify, ["GET", "POST", "HEAD"]),
+            Route("/jwks", jwks, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

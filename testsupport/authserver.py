@@ -1,0 +1,204 @@
+"""The real auth service on loopback, signing users in through the GitHub stand-in.
+
+`run_auth_server()` starts both (the service in-process under uvicorn, on a
+real port, against a real Valkey) and yields an `AuthServer` whose methods do
+what an OAuth client and a person at a browser do, over HTTP, step by step.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from mcp_oauth_dynamicclient.config import Settings
+from mcp_oauth_dynamicclient.server import create_app
+
+from testsupport.github_standin import GitHubStandin, GitHubUser, sign_in
+from testsupport.net import free_port
+from testsupport.processes import ThreadedServer, serve_app
+
+ALICE = GitHubUser("alice", 1001, ("acme",))
+MALLORY = GitHubUser("mallory", 6666)
+CLIENT_REDIRECT = "http://127.0.0.1:53682/callback"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+@dataclass
+class Registered:
+    client_id: str
+    body: dict[str, Any]
+
+    @property
+    def secret(self) -> str:
+        return str(self.body.get("client_secret", ""))
+
+
+@dataclass
+class AuthServer:
+    url: str
+    settings: Settings
+    github: GitHubStandin
+    browser: httpx2.AsyncClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.browser = self.new_browser()
+
+    def new_browser(self) -> httpx2.AsyncClient:
+        """A separate browser: its own cookies."""
+        return httpx2.AsyncClient(timeout=15.0, follow_redirects=False)
+
+    def resource(self, service: str = "echo-stateless") -> str:
+        return f"{self.url}/{service}/mcp"
+
+    async def register(self, **metadata: Any) -> Registered:
+        body = {"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none"}
+        body.update(metadata)
+        async with httpx2.AsyncClient() as http:
+            response = await http.post(f"{self.url}/register", json=body)
+        assert response.status_code == 201, response.text
+        data = response.json()
+        return Registered(data["client_id"], data)
+
+    def authorize_url(
+        self,
+        client_id: str,
+        challenge: str,
+        *,
+        state: str = "st-123",
+        resource: str | None = None,
+        redirect_uri: str = CLIENT_REDIRECT,
+        **extra: str,
+    ) -> str:
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "resource": resource or self.resource(),
+            **extra,
+        }
+        return str(httpx2.URL(f"{self.url}/authorize", params=params))
+
+    async def approve(
+        self, authorize_url: str, login: str = "alice", browser: httpx2.AsyncClient | None = None
+    ) -> httpx2.URL:
+        """A person's whole browser step; returns where the client is finally sent."""
+        browser = browser or self.browser
+        page = await browser.get(authorize_url)
+        if page.status_code == 302:  # consent remembered, or an error sent to the client
+            return httpx2.URL(page.headers["location"])
+        assert page.status_code == 200, page.text
+        fields = hidden_fields(page.text)
+        consented = await browser.post(
+            f"{self.url}/consent", data={**fields, "decision": "approve"}
+        )
+        assert consented.status_code in (302, 303), consented.text
+        target = httpx2.URL(consented.headers["location"])
+        if str(target).startswith(CLIENT_REDIRECT) or target.host != httpx2.URL(self.url).host:
+            return target
+        upstream_return = await sign_in(browser, str(target), login)
+        callback = await browser.get(str(upstream_return))
+        assert callback.status_code == 302, callback.text
+        return httpx2.URL(callback.headers["location"])
+
+    async def token(
+        self, data: dict[str, str], auth: tuple[str, str] | None = None
+    ) -> httpx2.Response:
+        async with httpx2.AsyncClient() as http:
+            return await http.post(f"{self.url}/token", data=data, auth=auth)
+
+    async def login(
+        self, client: Registered, *, service: str = "echo-stateless", scope: str | None = None
+    ) -> dict[str, Any]:
+        """Authorization code + PKCE end to end; the token response."""
+        verifier, challenge = pkce_pair()
+        extra = {"scope": scope} if scope else {}
+        where = await self.approve(
+            self.authorize_url(
+                client.client_id, challenge, resource=self.resource(service), **extra
+            )
+        )
+        code = where.params["code"]
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CLIENT_REDIRECT,
+            "code_verifier": verifier,
+            "client_id": client.client_id,
+        }
+        auth = None
+        method = client.body.get("token_endpoint_auth_method")
+        if method == "client_secret_basic":
+            auth = (client.client_id, client.secret)
+        elif method == "client_secret_post":
+            data["client_secret"] = client.secret
+        response = await self.token(data, auth)
+        assert response.status_code == 200, response.text
+        tokens: dict[str, Any] = response.json()
+        return tokens
+
+    async def verify(
+        self, token: str | None, service: str = "echo-stateless", **headers: str
+    ) -> httpx2.Response:
+        """Ask /verify as Traefik would for a request to /<service>/mcp."""
+        origin = httpx2.URL(self.url)
+        sent = {
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-Host": f"{origin.host}:{origin.port}",
+            "X-Forwarded-Uri": f"/{service}/mcp",
+            "X-Forwarded-Method": "POST",
+            **headers,
+        }
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        async with httpx2.AsyncClient() as http:
+            return await http.get(f"{self.url}/verify", headers=sent)
+
+
+@contextlib.contextmanager
+def run_auth_server(redis_url: str, **overrides: Any) -> Iterator[AuthServer]:
+    """A fresh key prefix per server, so tests never see each other's data."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    github = GitHubStandin([ALICE, MALLORY], callback_url=f"{issuer}/callback")
+    with serve_app(github.app) as github_url:
+        values: dict[str, Any] = {
+            "gateway_issuer": issuer,
+            "redis_url": redis_url,
+            "redis_key_prefix": f"test-{uuid.uuid4().hex[:8]}:",
+            "upstream_provider": "github",
+            "github_client_id": github.client_id,
+            "github_client_secret": github.client_secret,
+            "github_base_url": github_url,
+            "github_api_url": f"{github_url}/api/v3",
+            "allowed_github_users": "alice",
+            "mcp_services": "echo-stateless,echo-stateful,fetch",
+            "scopes_supported": "mcp",
+            "service_scopes": "fetch=mcp:fetch",
+            **overrides,
+        }
+        settings = Settings(**values)
+        server = ThreadedServer(create_app(settings), port=port).start()
+        try:
+            yield AuthServer(issuer, settings, github)
+        finally:
+            server.stop()
