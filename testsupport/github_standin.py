@@ -480,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         callback_url=args.callback_url,
         auto_login=args.auto_login,
     )
+    print(
+        f"GitHub stand-in on http://{args.host}:{args.port} (client id {args.client_id}, "
+        f"users {', '.join(u.login for u in users) or 'none'})",
+        flush=True,
+    )
     uvicorn.run(standin.app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio
 import httpx2
 import pytest
 from joserfc import jws, jwt
@@ -32,7 +35,7 @@ from mcp_oauth_dynamicclient.upstream import (
 )
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from testsupport.net import free_port
@@ -475,3 +478,86 @@ async def test_unconfigured_and_built_by_setting(http: httpx2.AsyncClient) -> No
     assert isinstance(provider, OidcProvider)
     with pytest.raises(UpstreamError, match="OIDC_ISSUER"):
         await provider.start(state="s", redirect_uri=CALLBACK)
+
+
+def broken_issuer(release: threading.Event) -> Starlette:
+    """Issuers under one server (the first path segment names the fault) that misbehave."""
+
+    async def discovery(request: Request) -> Response:
+        fault = request.path_params["fault"]
+        issuer = f"{str(request.base_url).rstrip('/')}/{fault}"
+        if fault == "html":
+            return HTMLResponse("<html><body>Sign in with your corporate account</body></html>")
+        if fault == "hang":
+            await anyio.to_thread.run_sync(release.wait, 10.0)
+        doc = {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks",
+        }
+        if fault == "incomplete":
+            del doc["token_endpoint"]
+        return JSONResponse(doc)
+
+    async def token(request: Request) -> Response:
+        fault = request.path_params["fault"]
+        if fault == "badtoken":
+            return HTMLResponse("<h1>502 Bad Gateway</h1>", status_code=502)
+        id_token = "not-a-jwt" if fault == "notjwt" else jwt.encode({"alg": "RS256"}, {}, FORGER)
+        return JSONResponse({"access_token": "at", "token_type": "Bearer", "id_token": id_token})
+
+    async def jwks(_: Request) -> Response:
+        return JSONResponse({"keys": "none today"})
+
+    return Starlette(
+        routes=[
+            Route("/{fault}/.well-known/openid-configuration", discovery),
+            Route("/{fault}/token", token, methods=["POST"]),
+            Route("/{fault}/jwks", jwks),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("html", "discovery did not answer JSON"),
+        ("incomplete", "discovery document has no token_endpoint"),
+        ("hang", "discovery unreachable: ReadTimeout"),
+        ("badtoken", r"token endpoint did not answer JSON \(HTTP 502\)"),
+        ("notjwt", "ID token is malformed"),
+        ("badjwks", "JWKS is not a usable key set"),
+    ],
+)
+async def test_garbage_from_the_provider_is_an_upstream_error(fault: str, message: str) -> None:
+    release = threading.Event()
+    with serve_app(broken_issuer(release)) as url:
+        async with httpx2.AsyncClient(timeout=0.5) as http:
+            provider = OidcProvider(oidc_settings(f"{url}/{fault}"), http)
+            with pytest.raises(UpstreamError, match=message):
+                await provider.finish(code="c", redirect_uri=CALLBACK, code_verifier="v", nonce="n")
+        release.set()
+
+
+async def test_no_token_or_secret_in_the_logs(
+    relay: tuple[Relay, str], http: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    proxy, issuer = relay
+    issued: list[dict[str, Any]] = []
+
+    def keep(tokens: dict[str, Any]) -> dict[str, Any]:
+        issued.append(tokens)
+        return tokens
+
+    proxy.rewrite_tokens = keep
+    provider = OidcProvider(oidc_settings(issuer, oidc_allowed_emails="alice@example.org"), http)
+    await signed_in(provider, http, "alice-sub-1")
+    with pytest.raises(UserNotAllowed):
+        await signed_in(provider, http, "carol-sub-3")
+    assert "alice" in caplog.text and "carol" in caplog.text
+    assert len(issued) == 2 and CLIENT_SECRET not in caplog.text
+    for tokens in issued:
+        assert tokens["access_token"] not in caplog.text
+        assert tokens["id_token"] not in caplog.text

@@ -52,7 +52,12 @@ class IdentityProvider(Protocol):
     kind: str  # "github" | "oidc"
 
     async def start(self, *, state: str, redirect_uri: str) -> UpstreamChallenge:
-        """Build the upstream authorization URL for this `state` and our callback URI."""
+        """Build the upstream authorization URL for this `state` and our callback URI.
+
+        Every call makes a fresh PKCE verifier (and OIDC nonce): store the challenge
+        server-side with the flow, never in the browser. Raises UpstreamError when
+        the provider is not configured or (OIDC) its discovery document cannot be read.
+        """
         ...
 
     async def finish(
