@@ -222,6 +222,14 @@ async def test_every_flow_has_its_own_verifier_and_nonce(
     assert one.code_verifier != two.code_verifier and one.nonce != two.nonce
 
 
+async def test_openid_scope_is_always_asked_for(
+    provider_mock: OidcMock, http: httpx2.AsyncClient
+) -> None:
+    settings = oidc_settings(provider_mock.issuer, oidc_scopes="email profile")
+    challenge = await OidcProvider(settings, http).start(state="s", redirect_uri=CALLBACK)
+    assert httpx2.URL(challenge.url).params["scope"] == "openid email profile"
+
+
 @pytest.mark.parametrize(
     ("lists", "sub", "login"),
     [

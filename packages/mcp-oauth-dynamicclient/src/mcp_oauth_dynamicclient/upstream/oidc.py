@@ -100,7 +100,9 @@ class OidcProvider:
         self.issuer = settings.oidc_issuer
         self._client_id = settings.oidc_client_id
         self._client_secret = settings.oidc_client_secret.get_secret_value()
-        self._scope = settings.oidc_scopes
+        scopes = settings.oidc_scopes.split()
+        # Without "openid" there is no ID token, so no proof of who signed in.
+        self._scope = " ".join(scopes if "openid" in scopes else ["openid", *scopes])
         subjects = comma_list(settings.oidc_allowed_subjects, lower=False)
         self._everyone = "*" in subjects
         self._subjects = subjects - {"*"}
