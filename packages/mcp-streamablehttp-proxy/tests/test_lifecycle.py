@@ -157,6 +157,9 @@ def test_slow_request_times_out(peer_proxy: Proxy, http: httpx2.Client) -> None:
     (answer,) = rpc_body(post(http, peer_proxy, session_id, call("sleep", 8, seconds=30)))
     assert answer["id"] == 8
     assert "timed out after 2s" in answer["error"]["message"]  # type: ignore[index]
+    # The child is told to stop working on it.
+    cancelled = json.loads(first_text(post(http, peer_proxy, session_id, call("cancelled", 10))))
+    assert cancelled == [8]
     # The session is still usable afterwards.
     assert first_text(post(http, peer_proxy, session_id, call("sleep", 9, seconds=0)))
     http.delete(peer_proxy.url, headers={"mcp-session-id": session_id})
@@ -208,3 +211,14 @@ def test_command_from_the_environment(tmp_path: Path, http: httpx2.Client) -> No
     with running_proxy(tmp_path, command=[], env={"MCP_PROXY_COMMAND": command}) as proxy:
         session_id = initialize(http, proxy.url)
         assert post(http, proxy, session_id, call("whoami")).status_code == 200
+
+
+def test_client_cancellation_reaches_the_child(peer_proxy: Proxy) -> None:
+    async def main() -> list[object]:
+        async with mcp_client(peer_proxy.url) as client:
+            with anyio.move_on_after(1):
+                await client.call_tool("sleep", {"seconds": 30})
+            return list(json.loads(text_of(await client.call_tool("cancelled", {}))))
+
+    cancelled = anyio.run(main)
+    assert len(cancelled) == 1

@@ -18,7 +18,18 @@ import time
 from pathlib import Path
 
 LOCK = threading.Lock()
-TOOLS = ["whoami", "echo", "crash", "garbage", "sleep", "grandchild", "environment", "notify"]
+CANCELLED: list[object] = []
+TOOLS = [
+    "cancelled",
+    "whoami",
+    "echo",
+    "crash",
+    "garbage",
+    "sleep",
+    "grandchild",
+    "environment",
+    "notify",
+]
 
 
 def write(obj: object) -> None:
@@ -64,6 +75,8 @@ def call_tool(request_id: object, request: dict, raw: str) -> None:
             text(request_id, f"slept {seconds}")
 
         threading.Thread(target=later, daemon=True).start()
+    elif name == "cancelled":
+        text(request_id, json.dumps(CANCELLED))
     elif name == "grandchild":
         child = subprocess.Popen(["sleep", "300"])
         text(request_id, str(child.pid))
@@ -100,6 +113,8 @@ def handle(raw: str) -> None:
         return
     method = request.get("method")
     request_id = request.get("id")
+    if method == "notifications/cancelled":
+        CANCELLED.append(request["params"]["requestId"])
     if method is None or "id" not in request:
         return  # notifications and answers to our (never sent) requests
     if method == "initialize":
