@@ -378,12 +378,19 @@ async def test_several_audiences_with_our_azp_are_accepted(
     assert (await signed_in(provider, http, "alice-sub-1")).id == "oidc:alice-sub-1"
 
 
+@pytest.mark.parametrize(
+    "change",
+    [lambda c: {k: v for k, v in c.items() if k != "email"}, lambda c: {**c, "email": None}],
+    ids=["absent", "null"],
+)
 async def test_userinfo_supplies_a_missing_email(
-    relay: tuple[Relay, str], http: httpx2.AsyncClient
+    relay: tuple[Relay, str],
+    http: httpx2.AsyncClient,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> None:
     proxy, issuer = relay
     proxy.jwks_answers = [public_jwks(FORGER)]
-    proxy.rewrite_tokens = resign(FORGER, lambda c: {k: v for k, v in c.items() if k != "email"})
+    proxy.rewrite_tokens = resign(FORGER, change)
     settings = oidc_settings(issuer, oidc_allowed_email_domains="corp.example")
     user = await signed_in(OidcProvider(settings, http), http, "carol-sub-3")
     assert user.email == "carol@corp.example"

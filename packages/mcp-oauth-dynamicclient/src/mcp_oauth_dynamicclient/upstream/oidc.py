@@ -150,7 +150,9 @@ class OidcProvider:
         claims = await self._verify(meta, id_token, nonce)
         access_token = tokens.get("access_token")
         if not isinstance(claims.get("email"), str) and isinstance(access_token, str):
-            claims = {**await self._userinfo(meta, access_token, claims["sub"]), **claims}
+            info = await self._userinfo(meta, access_token, claims["sub"])
+            # The signed ID token wins; userinfo only fills what it left out.
+            claims = {**info, **{k: v for k, v in claims.items() if v is not None}}
         return self._admit(claims)
 
     async def metadata(self) -> ProviderMetadata:
