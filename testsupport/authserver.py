@@ -123,8 +123,8 @@ class AuthServer:
     async def token(
         self, data: dict[str, str], auth: tuple[str, str] | None = None
     ) -> httpx2.Response:
-        async with httpx2.AsyncClient() as http:
-            return await http.post(f"{self.url}/token", data=data, auth=auth)
+        async with httpx2.AsyncClient(auth=auth) as http:
+            return await http.post(f"{self.url}/token", data=data)
 
     async def login(
         self, client: Registered, *, service: str = "echo-stateless", scope: str | None = None
@@ -175,9 +175,11 @@ class AuthServer:
 
 
 @contextlib.contextmanager
-def run_auth_server(redis_url: str, **overrides: Any) -> Iterator[AuthServer]:
-    """A fresh key prefix per server, so tests never see each other's data."""
-    port = free_port()
+def run_auth_server(
+    redis_url: str, *, port: int | None = None, **overrides: Any
+) -> Iterator[AuthServer]:
+    """A fresh key prefix per server (unless given), so tests never see each other's data."""
+    port = port or free_port()
     issuer = f"http://127.0.0.1:{port}"
     github = GitHubStandin([ALICE, MALLORY], callback_url=f"{issuer}/callback")
     with serve_app(github.app) as github_url:
