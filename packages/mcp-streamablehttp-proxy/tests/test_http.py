@@ -210,7 +210,7 @@ def test_second_get_stream_is_409_and_child_survives(
             opened.set()
             for line in stream.iter_lines():
                 received.append(line)
-                if "hello from the peer" in line:
+                if "x-future/notification" in line:
                     return
 
     listener = threading.Thread(target=listen, daemon=True)
@@ -219,11 +219,16 @@ def test_second_get_stream_is_409_and_child_survives(
     second = http.get(peer_proxy.url, headers=get_headers)
     assert second.status_code == 409
     assert "stream" in error_message(second)
-    # The server-initiated notification reaches the one GET stream; the child lives on.
+    # Server-initiated notifications reach the one GET stream; the child lives on.
     notified = rpc_body(http.post(peer_proxy.url, json=call("notify", 8), headers=headers))
     assert notified[-1]["id"] == 8
     listener.join(10)
     assert any("hello from the peer" in line for line in received)
+    # A notification method no revision defines yet arrives untouched, too.
+    assert (
+        'data: {"jsonrpc": "2.0", "method": "x-future/notification", "params": {"n": 1}}'
+        in received
+    )
     again = rpc_body(http.post(peer_proxy.url, json=call("whoami", 9), headers=headers))
     assert again[0]["result"] == pid["result"]
     http.delete(peer_proxy.url, headers=headers)

@@ -145,7 +145,20 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for line in sys.stdin:
         if line.strip():
-            handle(line.strip())
+            try:
+                handle(line.strip())
+            except Exception as exc:  # hostile input must not end the session
+                sys.stderr.write(f"peer: cannot handle {line.strip()[:80]!r}: {exc!r}\n")
+                sys.stderr.flush()
+                request = json.loads(line) if line.strip().startswith("{") else None
+                if isinstance(request, dict) and "id" in request:
+                    write(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": request["id"],
+                            "error": {"code": -32603, "message": repr(exc)},
+                        }
+                    )
     while stubborn:  # not even a closed stdin ends it
         time.sleep(1)
 
