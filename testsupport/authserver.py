@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -21,8 +20,9 @@ import httpx2
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.server import create_app
 
-from testsupport.github_standin import GitHubStandin, GitHubUser, sign_in
+from testsupport.github_standin import GitHubStandin, GitHubUser
 from testsupport.net import free_port
+from testsupport.oauth_browser import authorize_as
 from testsupport.processes import ThreadedServer, serve_app
 
 ALICE = GitHubUser("alice", 1001, ("acme",))
@@ -34,10 +34,6 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     return verifier, challenge.rstrip(b"=").decode()
-
-
-def hidden_fields(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
 
 
 @dataclass
@@ -102,23 +98,7 @@ class AuthServer:
         self, authorize_url: str, login: str = "alice", browser: httpx2.AsyncClient | None = None
     ) -> httpx2.URL:
         """A person's whole browser step; returns where the client is finally sent."""
-        browser = browser or self.browser
-        page = await browser.get(authorize_url)
-        if page.status_code == 302:  # consent remembered, or an error sent to the client
-            return httpx2.URL(page.headers["location"])
-        assert page.status_code == 200, page.text
-        fields = hidden_fields(page.text)
-        consented = await browser.post(
-            f"{self.url}/consent", data={**fields, "decision": "approve"}
-        )
-        assert consented.status_code in (302, 303), consented.text
-        target = httpx2.URL(consented.headers["location"])
-        if str(target).startswith(CLIENT_REDIRECT) or target.host != httpx2.URL(self.url).host:
-            return target
-        upstream_return = await sign_in(browser, str(target), login)
-        callback = await browser.get(str(upstream_return))
-        assert callback.status_code == 302, callback.text
-        return httpx2.URL(callback.headers["location"])
+        return await authorize_as(authorize_url, login, browser=browser or self.browser)
 
     async def token(
         self, data: dict[str, str], auth: tuple[str, str] | None = None

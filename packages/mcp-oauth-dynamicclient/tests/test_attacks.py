@@ -19,11 +19,11 @@ from mcp_oauth_dynamicclient.tokens import AccessTokens, Grant
 from testsupport.authserver import (
     CLIENT_REDIRECT,
     AuthServer,
-    hidden_fields,
     pkce_pair,
     run_auth_server,
 )
 from testsupport.github_standin import sign_in
+from testsupport.oauth_browser import hidden_fields
 from testsupport.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.anyio

@@ -203,6 +203,6 @@ async def test_user_not_on_the_allow_list_gets_a_clear_403(auth: AuthServer) -> 
 
 
 def _fields(html: str) -> dict[str, str]:
-    from testsupport.authserver import hidden_fields
+    from testsupport.oauth_browser import hidden_fields
 
     return hidden_fields(html)
