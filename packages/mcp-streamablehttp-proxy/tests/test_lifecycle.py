@@ -121,6 +121,16 @@ def test_proxy_shutdown_ends_every_child(tmp_path: Path, http: httpx2.Client) ->
             wait_until(lambda pid=pid: gone(pid), what=f"child {pid} ended")  # type: ignore[misc]
 
 
+def test_children_die_with_a_killed_proxy(tmp_path: Path, http: httpx2.Client) -> None:
+    """SIGKILL gives the proxy no chance to clean up: the parent-death signal does it."""
+    with running_proxy(tmp_path) as proxy:
+        sessions = [initialize(http, proxy.url) for _ in range(2)]
+        pids = [int(first_text(post(http, proxy, s, call("whoami")))) for s in sessions]
+        os.kill(proxy.pid, signal.SIGKILL)
+        for pid in pids:
+            wait_until(lambda pid=pid: gone(pid), what=f"orphan {pid} ended")  # type: ignore[misc]
+
+
 def test_sigterm_ignored_means_sigkill(tmp_path: Path, http: httpx2.Client) -> None:
     with running_proxy(tmp_path, "--kill-grace", "0.5", env={"PEER_IGNORE_SIGTERM": "1"}) as proxy:
         session_id = initialize(http, proxy.url)
@@ -141,6 +151,17 @@ def test_crash_ends_the_session_with_a_clear_error(peer_proxy: Proxy, http: http
     assert post(http, peer_proxy, session_id, call("whoami")).status_code == 404
     assert "peer: crashing on purpose" in peer_proxy.log()
     assert f"session={session_id[:8]} stderr" in peer_proxy.log()
+
+
+def test_crash_noticed_while_a_grandchild_holds_the_pipes(
+    peer_proxy: Proxy, http: httpx2.Client
+) -> None:
+    session_id = initialize(http, peer_proxy.url)
+    before = {p.pid for p in peer_proxy.children()}
+    (answer,) = rpc_body(post(http, peer_proxy, session_id, call("crash_leaving_grandchild", 8)))
+    assert "exited with code 4" in answer["error"]["message"]  # type: ignore[index]
+    wait_until(lambda: not ({p.pid for p in peer_proxy.children()} - before), what="no leftovers")
+    assert post(http, peer_proxy, session_id, call("whoami")).status_code == 404
 
 
 def test_garbage_on_stdout_is_dropped(peer_proxy: Proxy, http: httpx2.Client) -> None:

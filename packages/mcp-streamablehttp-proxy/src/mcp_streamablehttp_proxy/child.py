@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 logger = logging.getLogger("mcp_streamablehttp_proxy.child")
 
 _PR_SET_PDEATHSIG = 1
+LAST_WORDS_SECONDS = 0.5
 
 LineHandler = Callable[[bytes], None]
 ExitHandler = Callable[[str], Awaitable[None]]
@@ -43,9 +44,28 @@ def describe_exit(code: int | None) -> str:
     return f"the MCP server process exited with code {code}"
 
 
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The stream protocol asyncio uses, plus an event for the moment the process exits.
+
+    `Process.wait()` only returns once the pipes are closed as well; the exit
+    itself is what matters here.
+    """
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.process_gone = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.process_gone.set()
+
+
 class ChildProcess:
-    def __init__(self, proc: asyncio.subprocess.Process, tag: str) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, process_gone: asyncio.Event, tag: str
+    ) -> None:
         self.proc = proc
+        self.process_gone = process_gone
         self.tag = tag
         self._tasks: list[asyncio.Task[None]] = []
         self.exited = asyncio.Event()
@@ -61,18 +81,20 @@ class ChildProcess:
         line_limit: int,
         tag: str,
     ) -> ChildProcess:
-        proc = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitAwareProtocol(line_limit, loop),
             *command,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, **env},
             cwd=cwd,
-            limit=line_limit,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
         )
-        return cls(proc, tag)
+        proc = asyncio.subprocess.Process(transport, protocol, loop)
+        return cls(proc, protocol.process_gone, tag)
 
     @property
     def pid(self) -> int:
@@ -82,7 +104,18 @@ class ChildProcess:
         self._tasks = [
             asyncio.create_task(self._read_stdout(on_line, on_exit)),
             asyncio.create_task(self._read_stderr()),
+            asyncio.create_task(self._watch_exit()),
         ]
+
+    async def _watch_exit(self) -> None:
+        """A child can die while something it started still holds our pipes open (no EOF).
+
+        Its exit is noticed here instead, and the rest of its process group goes
+        with it, which closes the pipes and ends the session the usual way.
+        """
+        await self.process_gone.wait()
+        await asyncio.sleep(LAST_WORDS_SECONDS)  # the last lines it wrote are read first
+        self._signal_group(signal.SIGKILL)
 
     async def _read_stdout(self, on_line: LineHandler, on_exit: ExitHandler) -> None:
         stdout = self.proc.stdout
@@ -135,18 +168,22 @@ class ChildProcess:
             await stdin.drain()
 
     async def terminate(self, grace: float) -> None:
-        """Close stdin and SIGTERM the group; SIGKILL it after `grace`; reap the child."""
+        """Close stdin and SIGTERM the group; SIGKILL it after `grace`; the child is reaped.
+
+        asyncio's child watcher reaps the process the moment it exits
+        (`process_gone`); the pipes are waited for only as long as the grace.
+        """
         stdin = self.proc.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
-        if self.proc.returncode is None:
+        if not self.process_gone.is_set():
             self._signal_group(signal.SIGTERM)
             try:
-                await asyncio.wait_for(self.proc.wait(), timeout=grace)
+                await asyncio.wait_for(self.process_gone.wait(), timeout=grace)
             except TimeoutError:
                 logger.warning("session=%s child ignored SIGTERM; sending SIGKILL", self.tag)
                 self._signal_group(signal.SIGKILL)
-                await self.proc.wait()
+                await self.process_gone.wait()
         # Whatever it left in its group (npx's node, uvx's python) goes too.
         self._signal_group(signal.SIGKILL)
         with contextlib.suppress(TimeoutError):

@@ -75,6 +75,9 @@ def call_tool(request_id: object, request: dict, raw: str) -> None:
             text(request_id, f"slept {seconds}")
 
         threading.Thread(target=later, daemon=True).start()
+    elif name == "crash_leaving_grandchild":
+        subprocess.Popen(["sleep", "300"])  # inherits stdout: the pipe stays open
+        os._exit(4)
     elif name == "cancelled":
         text(request_id, json.dumps(CANCELLED))
     elif name == "grandchild":
