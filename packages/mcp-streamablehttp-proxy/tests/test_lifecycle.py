@@ -199,10 +199,20 @@ def test_session_limit(tmp_path: Path, http: httpx2.Client) -> None:
 
 
 def test_env_and_cwd_reach_the_child(tmp_path: Path, http: httpx2.Client) -> None:
-    with running_proxy(tmp_path, "--env", "PEER_MARK=marked", "--cwd", str(tmp_path)) as proxy:
+    log_file = tmp_path / "proxy-events.log"
+    with running_proxy(
+        tmp_path,
+        *("--env", "PEER_MARK=marked", "--cwd", str(tmp_path)),
+        env={"LOG_FILE": str(log_file), "LOG_LEVEL": "DEBUG"},
+    ) as proxy:
         session_id = initialize(http, proxy.url)
         seen = json.loads(first_text(post(http, proxy, session_id, call("environment"))))
         assert seen == {"cwd": str(tmp_path), "PEER_MARK": "marked"}
+        http.delete(proxy.url, headers={"mcp-session-id": session_id})
+        events = log_file.read_text()
+        assert f"session={session_id[:8]} started pid=" in events
+        assert f"session={session_id[:8]} ending: the client ended the session" in events
+        assert session_id not in events  # the id is a credential: only its first 8 characters
 
 
 def test_missing_command_fails_at_start_up() -> None:

@@ -101,6 +101,10 @@ class McpEndpoint:
             else:
                 raise HttpError(405, f"Method {method} not allowed; use POST, GET or DELETE")
         except HttpError as exc:
+            level = logging.WARNING if exc.status == 503 else logging.DEBUG
+            logger.log(
+                level, "refused %s %s: %d %s", scope["method"], scope["path"], exc.status, exc
+            )
             await self._error(send, exc, extra)
 
     # -- checks --------------------------------------------------------------
