@@ -186,6 +186,15 @@ def test_slow_request_times_out(peer_proxy: Proxy, http: httpx2.Client) -> None:
     http.delete(peer_proxy.url, headers={"mcp-session-id": session_id})
 
 
+def test_oversized_answer_from_the_child_is_dropped(peer_proxy: Proxy, http: httpx2.Client) -> None:
+    session_id = initialize(http, peer_proxy.url)
+    (answer,) = rpc_body(post(http, peer_proxy, session_id, call("huge", 8, size=5_000_000)))
+    assert "timed out" in answer["error"]["message"]  # type: ignore[index]
+    assert "over the size limit" in peer_proxy.log()
+    assert first_text(post(http, peer_proxy, session_id, call("huge", 9, size=10))) == "x" * 10
+    http.delete(peer_proxy.url, headers={"mcp-session-id": session_id})
+
+
 def test_session_limit(tmp_path: Path, http: httpx2.Client) -> None:
     with running_proxy(tmp_path, "--max-sessions", "2") as proxy:
         first = initialize(http, proxy.url)

@@ -78,6 +78,8 @@ def call_tool(request_id: object, request: dict, raw: str) -> None:
     elif name == "crash_leaving_grandchild":
         subprocess.Popen(["sleep", "300"])  # inherits stdout: the pipe stays open
         os._exit(4)
+    elif name == "huge":
+        text(request_id, "x" * int(args.get("size", 5_000_000)))
     elif name == "cancelled":
         text(request_id, json.dumps(CANCELLED))
     elif name == "grandchild":
