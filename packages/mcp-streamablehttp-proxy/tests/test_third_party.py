@@ -194,3 +194,28 @@ def test_everything_sampling_elicitation_roots(everything: Proxy) -> None:
     assert "Ada Proxy" in seen["elicited"]
     assert "file:///srv/proxied-root" in seen["roots"]
     assert {"sampling", "elicitation", "roots"} <= set(asked)
+
+
+def test_everything_list_changed_notifications(everything: Proxy) -> None:
+    methods: list[str] = []
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        methods.append(str(getattr(message, "method", type(message).__name__)))
+        if methods[-1] == "notifications/resources/list_changed":
+            changed.set()
+
+    async def session() -> list[str]:
+        async with mcp_client(everything.url, message_handler=on_message) as client:
+            made = await client.call_tool(
+                "gzip-file-as-resource",
+                {"name": "proxied.txt.gz", "data": "data:text/plain;base64,cHJveGllZA=="},
+            )
+            assert not made.is_error, text_of(made)
+            with anyio.fail_after(30):
+                await changed.wait()
+            return [str(r.uri) for r in (await client.list_resources()).resources]
+
+    uris = anyio.run(session)
+    assert "notifications/resources/list_changed" in methods
+    assert any(uri.endswith("proxied.txt.gz") for uri in uris)
