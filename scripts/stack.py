@@ -179,10 +179,15 @@ class Stack:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     def _plan(self) -> list[LocalService]:
-        """Ports and secrets first, so each x-local block can name the others'."""
-        local = {
-            n: svc["x-local"] for n, svc in self.compose["services"].items() if svc.get("x-local")
-        }
+        """Ports and secrets first, so each x-local block can name the others'.
+
+        Local-only services (`x-local-only`, the local sign-in provider) start
+        first, then the compose services in file order.
+        """
+        local = dict(self.compose.get("x-local-only") or {})
+        local.update(
+            (n, svc["x-local"]) for n, svc in self.compose["services"].items() if svc.get("x-local")
+        )
         ports = {name: free_port() for name in local}
         values = Placeholders(
             ports=ports,
@@ -354,9 +359,20 @@ def up(state_dir: Path) -> int:
     print("\nThe gateway is up:")
     for path in stack.mcp_paths():
         print(f"  {stack.gateway_url}{path}")
+    signin = next((svc for svc in stack.services if svc.name == "local-signin"), None)
     print(
-        "\nConnect an MCP client to one of those URLs (StreamableHTTP transport)."
-        "\nCtrl-C or `just down` stops everything."
+        "\nConnect an MCP client to one of those URLs (StreamableHTTP transport): it gets"
+        f"\n401 with a pointer to {stack.gateway_url}/.well-known/oauth-authorization-server,"
+        "\nregisters itself and opens your browser to sign in and approve it."
+    )
+    if signin is not None:
+        print(
+            f"Sign-in is the LOCAL-ONLY OpenID Connect provider at {signin.url}:"
+            "\nanyone can sign in as anyone there (press Authorize as alice). Never expose it."
+        )
+    print(
+        "Claude Desktop and other stdio clients: `mcp-streamablehttp-client --server-url "
+        f"{stack.gateway_url}/echo-stateless/mcp`.\nCtrl-C or `just down` stops everything."
     )
     code = 0
     try:

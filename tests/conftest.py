@@ -6,6 +6,7 @@ import pytest
 
 from scripts.stack import Stack
 from testsupport.net import free_port
+from testsupport.oauth_client import TokenFor, login
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +18,17 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def token_for(gateway: Stack) -> TokenFor:
+    """An access token for /<service>/mcp, signed in through consent and the local provider."""
+    cache: dict[str, str] = {}
+
+    async def get(service: str) -> str:
+        if service not in cache:
+            tokens = await login(gateway.gateway_url, f"{gateway.gateway_url}/{service}/mcp")
+            cache[service] = tokens["access_token"]
+        return cache[service]
+
+    return get

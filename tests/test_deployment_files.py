@@ -25,7 +25,7 @@ def compose() -> dict[str, Any]:
         text=True,
         timeout=60,
         cwd=ROOT,
-        env={**os.environ, "REDIS_PASSWORD": "compose-check"},
+        env={**os.environ, "REDIS_PASSWORD": "compose-check", "GATEWAY_DOMAIN": "gw.example"},
     )
     assert result.returncode == 0, result.stderr
     resolved: dict[str, Any] = json.loads(result.stdout)
@@ -39,11 +39,16 @@ def test_every_service_restarts_and_has_a_healthcheck(compose: dict[str, Any]) -
         assert "healthcheck" in service or image_healthcheck, name
 
 
+def mcp_services(compose: dict[str, Any]) -> list[dict[str, str]]:
+    """The labels of every routed MCP service (the ones behind a strip-prefix)."""
+    routed = [labels_of(s) for s in compose["services"].values()]
+    return [labels for labels in routed if any(k.endswith(".stripprefix.prefixes") for k in labels)]
+
+
 def test_every_routed_service_serves_mcp_with_and_without_slash(compose: dict[str, Any]) -> None:
-    routed = [s for s in compose["services"].values() if "traefik.enable" in labels_of(s)]
-    assert routed
-    for service in routed:
-        labels = labels_of(service)
+    routed = mcp_services(compose)
+    assert len(routed) >= 5
+    for labels in routed:
         rules = [v for k, v in labels.items() if k.endswith(".rule")]
         prefixes = [v for k, v in labels.items() if k.endswith(".stripprefix.prefixes")]
         assert prefixes, labels
@@ -51,6 +56,25 @@ def test_every_routed_service_serves_mcp_with_and_without_slash(compose: dict[st
             assert any(
                 f"Path(`{prefix}/mcp`)" in r and f"Path(`{prefix}/mcp/`)" in r for r in rules
             )
+
+
+def test_every_mcp_route_asks_forwardauth_and_the_oauth_routes_do_not(
+    compose: dict[str, Any],
+) -> None:
+    for labels in mcp_services(compose):
+        chains = [v for k, v in labels.items() if k.endswith(".middlewares")]
+        assert chains and all("mcp-auth@file" in chain.split(",") for chain in chains), labels
+    auth = labels_of(compose["services"]["auth"])
+    rule = auth["traefik.http.routers.auth.rule"]
+    for path in ("/authorize", "/token", "/register", "/callback", "/consent", "/jwks"):
+        assert path in rule
+    assert "/.well-known/oauth-protected-resource" in rule
+    assert "mcp-auth" not in auth["traefik.http.routers.auth.middlewares"]
+
+
+def test_the_local_sign_in_provider_is_never_deployed(compose: dict[str, Any]) -> None:
+    assert "local-signin" not in compose["services"]
+    assert all("oidc-provider-mock" not in json.dumps(s) for s in compose["services"].values())
 
 
 def test_our_dockerfiles_check_health_without_mcp(compose: dict[str, Any]) -> None:

@@ -14,14 +14,16 @@ import pytest
 from scripts.stack import ROOT, Stack
 from testsupport.mcp_client import mcp_client, text_of
 from testsupport.net import free_port
+from testsupport.oauth_client import TokenFor
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     "path", ["/echo-stateless/mcp", "/echo-stateful/mcp", "/echo-stateful/mcp/"]
 )
-async def test_tools_answer_through_traefik(gateway: Stack, path: str) -> None:
-    async with mcp_client(gateway.gateway_url + path) as client:
+async def test_tools_answer_through_traefik(gateway: Stack, token_for: TokenFor, path: str) -> None:
+    token = await token_for(path.strip("/").split("/")[0])
+    async with mcp_client(gateway.gateway_url + path, token=token) as client:
         result = await client.call_tool("echo", {"message": f"via {path}"})
         headers = text_of(await client.call_tool("printHeader", {}))
     assert text_of(result) == f"via {path}"
@@ -30,9 +32,13 @@ async def test_tools_answer_through_traefik(gateway: Stack, path: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_aliased_identity_headers_are_dropped_at_the_edge(gateway: Stack) -> None:
+async def test_aliased_identity_headers_are_dropped_at_the_edge(
+    gateway: Stack, token_for: TokenFor
+) -> None:
     async with mcp_client(
-        gateway.gateway_url + "/echo-stateless/mcp", headers={"X_User_Id": "aliased"}
+        gateway.gateway_url + "/echo-stateless/mcp",
+        headers={"X_User_Id": "aliased"},
+        token=await token_for("echo-stateless"),
     ) as client:
         headers = text_of(await client.call_tool("printHeader", {}))
     assert "aliased" not in headers

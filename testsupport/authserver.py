@@ -7,10 +7,7 @@ what an OAuth client and a person at a browser do, over HTTP, step by step.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,17 +20,11 @@ from mcp_oauth_dynamicclient.server import create_app
 from testsupport.github_standin import GitHubStandin, GitHubUser
 from testsupport.net import free_port
 from testsupport.oauth_browser import authorize_as
+from testsupport.oauth_client import CLIENT_REDIRECT, login, register
 from testsupport.processes import ThreadedServer, serve_app
 
 ALICE = GitHubUser("alice", 1001, ("acme",))
 MALLORY = GitHubUser("mallory", 6666)
-CLIENT_REDIRECT = "http://127.0.0.1:53682/callback"
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
 
 
 @dataclass
@@ -64,13 +55,8 @@ class AuthServer:
         return f"{self.url}/{service}/mcp"
 
     async def register(self, **metadata: Any) -> Registered:
-        body = {"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none"}
-        body.update(metadata)
-        async with httpx2.AsyncClient() as http:
-            response = await http.post(f"{self.url}/register", json=body)
-        assert response.status_code == 201, response.text
-        data = response.json()
-        return Registered(data["client_id"], data)
+        body = await register(self.url, **metadata)
+        return Registered(body["client_id"], body)
 
     def authorize_url(
         self,
@@ -109,32 +95,10 @@ class AuthServer:
     async def login(
         self, client: Registered, *, service: str = "echo-stateless", scope: str | None = None
     ) -> dict[str, Any]:
-        """Authorization code + PKCE end to end; the token response."""
-        verifier, challenge = pkce_pair()
-        extra = {"scope": scope} if scope else {}
-        where = await self.approve(
-            self.authorize_url(
-                client.client_id, challenge, resource=self.resource(service), **extra
-            )
+        """Authorization code + PKCE end to end, in this server's browser; the token response."""
+        return await login(
+            self.url, self.resource(service), client=client.body, scope=scope, browser=self.browser
         )
-        code = where.params["code"]
-        data = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": CLIENT_REDIRECT,
-            "code_verifier": verifier,
-            "client_id": client.client_id,
-        }
-        auth = None
-        method = client.body.get("token_endpoint_auth_method")
-        if method == "client_secret_basic":
-            auth = (client.client_id, client.secret)
-        elif method == "client_secret_post":
-            data["client_secret"] = client.secret
-        response = await self.token(data, auth)
-        assert response.status_code == 200, response.text
-        tokens: dict[str, Any] = response.json()
-        return tokens
 
     async def verify(
         self, token: str | None, service: str = "echo-stateless", **headers: str

@@ -16,12 +16,21 @@ async def mcp_client(
     url: str,
     *,
     headers: Mapping[str, str] | None = None,
+    token: str | None = None,
+    auth: httpx2.Auth | None = None,
     mode: str = "legacy",
     **client_kwargs: Any,
 ) -> AsyncIterator[Client]:
-    """`mode`: "legacy" (initialize handshake), "auto", or a modern version such as "2026-07-28"."""
+    """`mode`: "legacy" (initialize handshake), "auto", or a modern version such as "2026-07-28".
+
+    `token` sends a bearer token; `auth` lets an httpx2 auth flow (the SDK's
+    OAuthClientProvider) obtain one itself.
+    """
+    sent = dict(headers or {})
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
     async with (
-        httpx2.AsyncClient(headers=dict(headers or {}), timeout=30.0) as http,
+        httpx2.AsyncClient(headers=sent, auth=auth, timeout=30.0) as http,
         Client(
             streamable_http_client(url, http_client=http),
             mode=mode,

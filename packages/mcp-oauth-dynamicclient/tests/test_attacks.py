@@ -16,14 +16,10 @@ from mcp_oauth_dynamicclient.keys import load_signing_keys
 from mcp_oauth_dynamicclient.storage import Store
 from mcp_oauth_dynamicclient.tokens import AccessTokens, Grant
 
-from testsupport.authserver import (
-    CLIENT_REDIRECT,
-    AuthServer,
-    pkce_pair,
-    run_auth_server,
-)
+from testsupport.authserver import AuthServer, run_auth_server
 from testsupport.github_standin import sign_in
 from testsupport.oauth_browser import hidden_fields
+from testsupport.oauth_client import CLIENT_REDIRECT, pkce_pair
 from testsupport.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.anyio

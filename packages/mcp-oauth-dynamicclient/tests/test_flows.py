@@ -7,7 +7,8 @@ import asyncio
 import httpx2
 import pytest
 
-from testsupport.authserver import CLIENT_REDIRECT, AuthServer, pkce_pair
+from testsupport.authserver import AuthServer
+from testsupport.oauth_client import CLIENT_REDIRECT, pkce_pair
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import trustme
 
-from testsupport.authserver import CLIENT_REDIRECT, AuthServer, pkce_pair, run_auth_server
+from testsupport.authserver import AuthServer, run_auth_server
+from testsupport.oauth_client import CLIENT_REDIRECT, pkce_pair
 from testsupport.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.anyio
@@ -97,7 +98,8 @@ async def test_a_document_client_signs_in_end_to_end(
     assert page.status_code == 200 and "Document Client" in page.text
     from testsupport.authserver import Registered
 
-    tokens = await cimd_auth.login(Registered(client_id, {"token_endpoint_auth_method": "none"}))
+    body = {"client_id": client_id, "token_endpoint_auth_method": "none"}
+    tokens = await cimd_auth.login(Registered(client_id, body))
     verified = await cimd_auth.verify(tokens["access_token"])
     assert verified.status_code == 200 and verified.headers["x-client-id"] == client_id
 

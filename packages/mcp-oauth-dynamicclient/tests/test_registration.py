@@ -8,7 +8,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from testsupport.authserver import CLIENT_REDIRECT, AuthServer, run_auth_server
+from testsupport.authserver import AuthServer, run_auth_server
+from testsupport.oauth_client import CLIENT_REDIRECT
 from testsupport.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.anyio
