@@ -21,9 +21,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mcp_streamablehttp_proxy.config import Settings
 from mcp_streamablehttp_proxy.messages import (
+    INTERNAL_ERROR,
     INVALID_REQUEST,
     PARSE_ERROR,
-    Envelope,
     error_response,
     one_line,
     split_batch,
@@ -223,61 +223,55 @@ class McpEndpoint:
         duplicate = [r.id for r in requests if session.in_flight(r.key)]
         if duplicate or len({r.key for r in requests}) != len(requests):
             raise HttpError(400, f"Request id {duplicate[:1] or 'in batch'} is already in use")
-        stream = session.open_stream(requests, takes_unsolicited=wants_sse)
+        batch = isinstance(parsed, list)
+        stream = session.open_stream(requests, takes_unsolicited=wants_sse and not batch)
         try:
             await self._send_to_child(session, line)
-            await self._answer(
-                send,
-                session,
-                stream,
-                requests,
-                wants_sse,
-                wants_json,
-                [
-                    *extra,
-                    *session_header,
-                ],
-            )
+            response_headers = [*extra, *session_header]
+            if batch or not wants_sse:
+                await self._answer_json(send, session, stream, response_headers, batch=batch)
+            else:
+                await self._answer(send, session, stream, wants_json, response_headers)
         finally:
             session.close_stream(stream)
             session.touch()
 
     async def _send_to_child(self, session: Session, line: bytes) -> None:
         try:
-            await session.send(line)
+            async with asyncio.timeout(self.settings.request_timeout):
+                await session.send(line)
         except SessionEndedError as exc:
             raise HttpError(404, f"The MCP session has ended: {exc}") from None
+        except TimeoutError:
+            raise HttpError(
+                504,
+                f"The MCP server has not read its input for {self.settings.request_timeout:g}s",
+            ) from None
 
     async def _answer(
         self,
         send: Send,
         session: Session,
         stream: Stream,
-        requests: list[Envelope],
-        wants_sse: bool,
         wants_json: bool,
         headers: list[tuple[bytes, bytes]],
     ) -> None:
+        """One request: plain JSON if its response comes first and alone, else an SSE stream."""
         deadline = time.monotonic() + self.settings.request_timeout
         first = await self._next(session, stream, deadline)
-        if first is None:
-            first = b""
-        done = not stream.waiting and stream.queue.empty()
-        if not wants_sse or (done and len(requests) == 1 and wants_json and first):
-            await self._answer_json(send, session, stream, first, deadline, headers)
+        if wants_json and first and not stream.waiting and stream.queue.empty():
+            await self._send_json(send, first, headers)
             return
         await send(
             {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]}
         )
-        message: bytes | None = first
+        message = first
         while True:
             if message:
                 await send({"type": "http.response.body", "body": _sse(message), "more_body": True})
             if not stream.waiting and stream.queue.empty():
                 break
             message = await self._next(session, stream, deadline)
-            if message is None and stream.queue.empty() and not stream.waiting:
-                break
         await send({"type": "http.response.body", "body": b""})
 
     async def _answer_json(
@@ -285,17 +279,28 @@ class McpEndpoint:
         send: Send,
         session: Session,
         stream: Stream,
-        first: bytes,
-        deadline: float,
         headers: list[tuple[bytes, bytes]],
+        *,
+        batch: bool,
     ) -> None:
-        """The client takes JSON only: collect the answers; what else arrives goes to GET."""
-        answers = [first] if first else []
+        """A batch, or a client that takes JSON only: collect the answers into one body.
+
+        Such a stream takes no server-initiated messages (they go to the GET
+        stream), so what arrives here are the responses alone.
+        """
+        deadline = time.monotonic() + self.settings.request_timeout
+        answers = []
         while stream.waiting or not stream.queue.empty():
             message = await self._next(session, stream, deadline)
             if message:
                 answers.append(message)
-        body = answers[0] if len(answers) == 1 else b"[" + b",".join(answers) + b"]"
+        if batch:
+            body = b"[" + b",".join(answers) + b"]"
+        else:
+            body = answers[0] if answers else error_response(None, INTERNAL_ERROR, "no answer")
+        await self._send_json(send, body, headers)
+
+    async def _send_json(self, send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         await send(
             {
                 "type": "http.response.start",
@@ -326,7 +331,7 @@ class McpEndpoint:
             logger.warning("session=%s request %s timed out after %gs", session.tag, ids, seconds)
             for error in session.close_stream(stream, reason):
                 stream.put(error)
-            await session.cancel(ids, "request timed out at the proxy")
+            session.cancel(ids, "request timed out at the proxy")
             return stream.queue.get_nowait() if not stream.queue.empty() else None
 
     # -- GET -----------------------------------------------------------------

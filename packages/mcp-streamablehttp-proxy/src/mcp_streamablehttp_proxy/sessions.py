@@ -117,10 +117,11 @@ class Session:
         stream.waiting.clear()
         return errors
 
-    async def cancel(self, request_ids: Sequence[Any], reason: str) -> None:
+    def cancel(self, request_ids: Sequence[Any], reason: str) -> None:
+        """Tell the child to stop; never waits (a child that stopped reading must not block)."""
         for request_id in request_ids:
-            with contextlib.suppress(SessionEndedError):
-                await self.send(cancelled_notification(request_id, reason))
+            with contextlib.suppress(ConnectionError, OSError):
+                self.child.write(cancelled_notification(request_id, reason) + b"\n")
 
     def open_get_stream(self) -> Stream | None:
         """The server-to-client stream, or None when one is already open."""
