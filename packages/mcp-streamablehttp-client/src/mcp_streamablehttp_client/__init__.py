@@ -1,0 +1,1 @@
+"""A stdio MCP server that forwards to an OAuth-protected StreamableHTTP MCP server."""

@@ -1,0 +1,3 @@
+from mcp_streamablehttp_client.cli import main
+
+raise SystemExit(main())
