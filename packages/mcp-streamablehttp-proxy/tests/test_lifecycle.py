@@ -195,6 +195,23 @@ def test_oversized_answer_from_the_child_is_dropped(peer_proxy: Proxy, http: htt
     http.delete(peer_proxy.url, headers={"mcp-session-id": session_id})
 
 
+def test_child_that_stops_reading_cannot_hang_requests(
+    peer_proxy: Proxy, http: httpx2.Client
+) -> None:
+    session_id = initialize(http, peer_proxy.url)
+    stopped = post(http, peer_proxy, session_id, call("stop_reading", 8))
+    assert first_text(stopped) == "no longer reading stdin"
+    statuses = []
+    for request_id in range(10, 14):  # 100 KB each: the pipe and the write buffer fill up
+        response = post(http, peer_proxy, session_id, call("echo", request_id, pad="x" * 100_000))
+        statuses.append(response.status_code)
+        if response.status_code == 504:
+            assert "has not read its input for 2s" in response.json()["error"]["message"]
+            break
+    assert statuses[-1] == 504, statuses
+    http.delete(peer_proxy.url, headers={"mcp-session-id": session_id})
+
+
 def test_session_limit(tmp_path: Path, http: httpx2.Client) -> None:
     with running_proxy(tmp_path, "--max-sessions", "2") as proxy:
         first = initialize(http, proxy.url)

@@ -80,6 +80,10 @@ def call_tool(request_id: object, request: dict, raw: str) -> None:
         os._exit(4)
     elif name == "huge":
         text(request_id, "x" * int(args.get("size", 5_000_000)))
+    elif name == "stop_reading":
+        text(request_id, "no longer reading stdin")
+        while True:
+            time.sleep(1)
     elif name == "cancelled":
         text(request_id, json.dumps(CANCELLED))
     elif name == "grandchild":
