@@ -125,6 +125,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
     return Starlette(
         exception_handlers={RedisError: unavailable, ConnectionError: unavailable},
         routes=[
+            # First: Traefik asks this before every MCP request.
+            route("/verify", lambda g: g.forward_auth.verify, ["GET", "POST", "HEAD"]),
             route(
                 "/.well-known/oauth-authorization-server",
                 lambda g: g.metadata.authorization_server,
@@ -150,7 +152,6 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             route("/token", lambda g: g.tokens.token, ["POST"]),
             route("/revoke", lambda g: g.tokens.revoke, ["POST"]),
             route("/introspect", lambda g: g.tokens.introspect, ["POST"]),
-            route("/verify", lambda g: g.forward_auth.verify, ["GET", "POST", "HEAD"]),
             Route("/jwks", jwks, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
         ],
