@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
-from proxy_testkit import ACCEPT_BOTH, INIT, Proxy, initialize, rpc_body, wait_until
+from proxy_testkit import (
+    ACCEPT_BOTH,
+    INIT,
+    Proxy,
+    initialize,
+    rpc_body,
+    running_proxy,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -248,3 +257,16 @@ def test_get_stream_slot_frees_when_the_client_leaves(
 
     wait_until(reopens, what="a new GET stream after the first one closed")
     http.delete(peer_proxy.url, headers={"mcp-session-id": session_id})
+
+
+def test_silent_request_gets_keepalives(tmp_path: Path, http: httpx2.Client) -> None:
+    with running_proxy(tmp_path, env={"MCP_PROXY_KEEPALIVE_INTERVAL": "0.3"}) as proxy:
+        session_id = initialize(http, proxy.url)
+        headers = {**ACCEPT_BOTH, "mcp-session-id": session_id}
+        response = http.post(proxy.url, json=call("sleep", 8, seconds=1.5), headers=headers)
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert ": keep-alive" in response.text
+        assert rpc_body(response)[-1]["result"]["content"][0]["text"] == "slept 1.5"  # type: ignore[index]
+        # A quick answer still comes as plain JSON.
+        quick = http.post(proxy.url, json=call("whoami", 9), headers=headers)
+        assert quick.headers["content-type"] == "application/json"

@@ -48,6 +48,9 @@ SSE_HEADERS = [
 ]
 
 
+KEEPALIVE = b": keep-alive\n\n"
+
+
 class HttpError(Exception):
     def __init__(self, status: int, message: str, code: int = INVALID_REQUEST) -> None:
         super().__init__(message)
@@ -256,10 +259,18 @@ class McpEndpoint:
         wants_json: bool,
         headers: list[tuple[bytes, bytes]],
     ) -> None:
-        """One request: plain JSON if its response comes first and alone, else an SSE stream."""
+        """One request: plain JSON if its response comes first and alone, else an SSE stream.
+
+        A request that stays silent longer than the keep-alive interval gets its
+        stream opened anyway, with keep-alive comments, so that reverse proxies
+        in between do not time it out.
+        """
         deadline = time.monotonic() + self.settings.request_timeout
-        first = await self._next(session, stream, deadline)
-        if wants_json and first and not stream.waiting and stream.queue.empty():
+        idle = self.settings.keepalive_interval
+        first = await self._next(session, stream, deadline, idle)
+        answered = first and first is not KEEPALIVE and not stream.waiting
+        if wants_json and answered and stream.queue.empty():
+            assert first is not None
             await self._send_json(send, first, headers)
             return
         await send(
@@ -268,10 +279,11 @@ class McpEndpoint:
         message = first
         while True:
             if message:
-                await send({"type": "http.response.body", "body": _sse(message), "more_body": True})
+                chunk = message if message is KEEPALIVE else _sse(message)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if not stream.waiting and stream.queue.empty():
                 break
-            message = await self._next(session, stream, deadline)
+            message = await self._next(session, stream, deadline, idle)
         await send({"type": "http.response.body", "body": b""})
 
     async def _answer_json(
@@ -314,14 +326,21 @@ class McpEndpoint:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def _next(self, session: Session, stream: Stream, deadline: float) -> bytes | None:
-        """The stream's next message; past the deadline, errors for what is still due."""
+    async def _next(
+        self, session: Session, stream: Stream, deadline: float, idle: float | None = None
+    ) -> bytes | None:
+        """The stream's next message; KEEPALIVE after `idle` quiet seconds; past the
+        deadline, errors for what is still due."""
         if not stream.queue.empty():
             return stream.queue.get_nowait()
+        wait = max(0.0, deadline - time.monotonic())
+        ping = idle is not None and idle < wait
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            async with asyncio.timeout(idle if ping else wait):
                 return await stream.queue.get()
         except TimeoutError:
+            if ping:
+                return KEEPALIVE
             seconds = self.settings.request_timeout
             reason = (
                 f"Request timed out after {seconds:g}s waiting for the MCP server; "
@@ -369,9 +388,7 @@ class McpEndpoint:
                     async with asyncio.timeout(self.settings.keepalive_interval):
                         message = await stream.queue.get()
                 except TimeoutError:
-                    await send(
-                        {"type": "http.response.body", "body": b": ping\n\n", "more_body": True}
-                    )
+                    await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
                     continue
                 if message is None:
                     break
