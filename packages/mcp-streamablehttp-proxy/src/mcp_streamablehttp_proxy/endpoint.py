@@ -141,6 +141,8 @@ class McpEndpoint:
         await send({"type": "http.response.body", "body": b""})
 
     def _session(self, headers: dict[str, str]) -> Session:
+        """The request's session. A request without one is refused here; the per-request
+        protocol era (2026-07-28) will instead hand it to a pool of initialized children."""
         session_id = headers.get("mcp-session-id")
         if not session_id:
             raise HttpError(400, "Missing Mcp-Session-Id header; send initialize first")
