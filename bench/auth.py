@@ -8,7 +8,8 @@ sign-in, code + PKCE), as a person would get it.
 
 - /verify: what Traefik asks before every MCP request; the same client code
   (one httpx2.AsyncClient per simulated client, the same forwarded headers)
-  against the floor and the service, in the same run.
+  against the floor and the service, in alternating rounds of the same run
+  (the machine is shared: alternating spreads any drift over both).
 - Issuance: the refresh_token grant in a loop, each simulated client on its
   own token family and always presenting the newest refresh token, so every
   call rotates (mints and signs a JWT, writes the new refresh token, seals the
@@ -43,7 +44,9 @@ from testsupport.processes import ManagedProcess, serve_app
 from testsupport.valkey import ValkeyProcess
 
 CONCURRENCY = 32
-DURATION = 5.0
+ROUNDS = 3  # floor and /verify alternate, ROUND_SECONDS each
+ROUND_SECONDS = 3.0
+ISSUE_SECONDS = 5.0
 SERVICE = "echo-stateless"
 USER = GitHubUser("alice", 1001)
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
@@ -207,15 +210,25 @@ async def _commands_per_login(valkey_url: str, issuing: Issuer) -> Counter[str]:
 async def _phase(
     subject: str,
     factory: ClientFactory,
-    counted: Counted,
     valkey_url: str,
+    duration: float,
     setup: Counter[str] | None = None,
-) -> tuple[Result, str]:
-    """One load run, and the Redis commands it caused per request answered."""
+) -> tuple[Result, Counter[str]]:
+    """One load run, and the Redis commands it caused (less `setup`)."""
     before = redis_commands(valkey_url)
-    result = await run_load(subject, factory, concurrency=CONCURRENCY, duration=DURATION)
-    spent = redis_commands(valkey_url) - before - (setup or Counter())
-    return result, per_request(spent, counted.requests)
+    result = await run_load(subject, factory, concurrency=CONCURRENCY, duration=duration)
+    return result, redis_commands(valkey_url) - before - (setup or Counter())
+
+
+def merged(rounds: list[Result]) -> Result:
+    """Alternating rounds of one subject as one result: the machine is shared, load drifts."""
+    return Result(
+        subject=rounds[0].subject,
+        concurrency=rounds[0].concurrency,
+        seconds=sum(r.seconds for r in rounds),
+        latencies=[latency for r in rounds for latency in r.latencies],
+        errors=sum(r.errors for r in rounds),
+    )
 
 
 async def _measure(valkey_url: str, issuer: str, floor: str) -> tuple[list[Result], dict[str, str]]:
@@ -224,25 +237,35 @@ async def _measure(valkey_url: str, issuer: str, floor: str) -> tuple[list[Resul
         issuing = Issuer(issuer, client_id, browser)
         token = (await issuing.login())["access_token"]  # the whole flow: consent, sign-in
         per_login = await _commands_per_login(valkey_url, issuing)
-        setup = Counter({name: calls * CONCURRENCY for name, calls in per_login.items()})
         host = issuer.removeprefix("http://")
-        floor_result = await run_load(
-            FLOOR,
-            verify_client(floor, host, token, Counted()),
-            concurrency=CONCURRENCY,
-            duration=DURATION,
-        )
-        verified = Counted()
-        verify_result, verify_commands = await _phase(
-            VERIFY, verify_client(issuer, host, token, verified), verified, valkey_url
-        )
+        floor_rounds: list[Result] = []
+        verify_rounds: list[Result] = []
+        verified, verify_spent = Counted(), Counter[str]()
+        for _ in range(ROUNDS):
+            floor_rounds.append(
+                await run_load(
+                    FLOOR,
+                    verify_client(floor, host, token, Counted()),
+                    concurrency=CONCURRENCY,
+                    duration=ROUND_SECONDS,
+                )
+            )
+            result, spent = await _phase(
+                VERIFY, verify_client(issuer, host, token, verified), valkey_url, ROUND_SECONDS
+            )
+            verify_rounds.append(result)
+            verify_spent += spent
         issued = Counted()
         # Each simulated client logs in once before the clock starts: not part of the figure.
-        issue_result, issue_commands = await _phase(
-            ISSUE, issuing.refresh_client(issued), issued, valkey_url, setup
+        setup = Counter({name: calls * CONCURRENCY for name, calls in per_login.items()})
+        issue_result, issue_spent = await _phase(
+            ISSUE, issuing.refresh_client(issued), valkey_url, ISSUE_SECONDS, setup
         )
-    results = [floor_result, verify_result, issue_result]
-    return results, {VERIFY: verify_commands, ISSUE: issue_commands}
+    results = [merged(floor_rounds), merged(verify_rounds), issue_result]
+    return results, {
+        VERIFY: per_request(verify_spent, verified.requests),
+        ISSUE: per_request(issue_spent, issued.requests),
+    }
 
 
 def _auth_env(
