@@ -97,3 +97,32 @@ async def test_generated_keys_sign_and_rotation_keeps_old_tokens_valid(
         valkey_server.url, port=port, redis_key_prefix=prefix, jwt_private_key_file=str(new_key)
     ) as retired:
         assert (await retired.verify(tokens["access_token"])).status_code == 401
+
+
+async def test_revoking_a_client_spares_the_tokens_it_gets_afterwards(auth: AuthServer) -> None:
+    client = await auth.register()
+    before = await auth.login(client)
+    await anyio.sleep(1.1)  # iat has one-second resolution
+    revoked = await cli(auth, "tokens", "revoke", "--client", client.client_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert (await auth.verify(before["access_token"])).status_code == 401
+    await anyio.sleep(1.1)
+    after = await auth.login(client)
+    assert (await auth.verify(after["access_token"])).status_code == 200
+
+
+async def test_operator_mistakes_get_a_line_not_a_traceback(auth: AuthServer) -> None:
+    garbage = await cli(auth, "tokens", "revoke", "--token", "garbage")
+    assert garbage.returncode == 1
+    assert "not a token of this gateway" in garbage.stdout
+    assert "Traceback" not in garbage.stdout + garbage.stderr
+    exe = shutil.which("mcp-oauth-server")
+    assert exe
+    down = await anyio.run_process(
+        [exe, "clients", "list"],
+        env={**os.environ, "REDIS_URL": "redis://127.0.0.1:9/0"},
+        check=False,
+    )
+    assert down.returncode == 1
+    assert b"cannot reach Redis" in down.stdout
+    assert b"Traceback" not in down.stdout + down.stderr

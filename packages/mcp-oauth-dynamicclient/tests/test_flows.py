@@ -207,3 +207,23 @@ def _fields(html: str) -> dict[str, str]:
     from testsupport.oauth_browser import hidden_fields
 
     return hidden_fields(html)
+
+
+async def test_redirect_uri_may_be_left_out_when_only_one_is_registered(auth: AuthServer) -> None:
+    """RFC 6749 §4.1.3: /token repeats redirect_uri only if /authorize named it."""
+    client = await auth.register()
+    verifier, challenge = pkce_pair()
+    full = httpx2.URL(auth.authorize_url(client.client_id, challenge))
+    url = str(full.copy_remove_param("redirect_uri"))
+    assert "redirect_uri" not in url
+    where = await auth.approve(url)
+    assert str(where).startswith(CLIENT_REDIRECT)
+    answer = await auth.token(
+        {
+            "grant_type": "authorization_code",
+            "client_id": client.client_id,
+            "code": where.params["code"],
+            "code_verifier": verifier,
+        }
+    )
+    assert answer.status_code == 200, answer.text

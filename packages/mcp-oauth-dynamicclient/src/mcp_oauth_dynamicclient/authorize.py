@@ -112,6 +112,7 @@ class AuthorizeEndpoints:
             {
                 "client_id": pending["client_id"],
                 "redirect_uri": pending["redirect_uri"],
+                "redirect_uri_given": pending.get("redirect_uri_given", True),
                 "code_challenge": pending["code_challenge"],
                 "resource": pending["resource"],
                 "scope": pending["scope"],
@@ -157,6 +158,8 @@ class AuthorizeEndpoints:
         pending: dict[str, Any] = {
             "client_id": client.client_id,
             "redirect_uri": redirect_uri,
+            # RFC 6749 §4.1.3: /token must repeat it only if /authorize named it.
+            "redirect_uri_given": bool(params.get("redirect_uri")),
             "state": params.get("state"),
         }
         try:

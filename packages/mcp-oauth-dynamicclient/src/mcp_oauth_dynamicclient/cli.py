@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.grants import Grants
-from mcp_oauth_dynamicclient.keys import generate_rsa_pem, load_signing_keys
+from mcp_oauth_dynamicclient.keys import KeyConfigError, generate_rsa_pem, load_signing_keys
 from mcp_oauth_dynamicclient.storage import Store
-from mcp_oauth_dynamicclient.tokens import AccessTokens
+from mcp_oauth_dynamicclient.tokens import AccessTokens, InvalidToken
 
 console = Console()
 
@@ -31,6 +34,25 @@ def configure_logging(level: str, log_file: str = "") -> None:
         handlers=handlers,
         force=True,
     )
+
+
+def _when(epoch: int) -> str:
+    if not epoch:
+        return ""
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _run(command: Coroutine[Any, Any, int]) -> int:
+    """Run an operator command; a clear line instead of a traceback when it cannot."""
+    try:
+        return asyncio.run(command)
+    except (RedisError, OSError) as exc:
+        console.print(f"[red]cannot reach Redis (REDIS_URL): {exc}[/]")
+    except InvalidToken as exc:
+        console.print(f"[red]not a token of this gateway: {exc}[/]")
+    except KeyConfigError as exc:
+        console.print(f"[red]{exc}[/]")
+    return 1
 
 
 def _store(settings: Settings) -> Store:
@@ -88,7 +110,7 @@ async def clients_list(settings: Settings) -> int:
                 meta.get("client_name", ""),
                 meta.get("token_endpoint_auth_method", ""),
                 "\n".join(meta.get("redirect_uris", [])),
-                str(record.get("issued_at", "")),
+                _when(record.get("issued_at", 0)),
             )
         console.print(table)
     finally:
@@ -195,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = Settings()
     if args.command == "clients":
         if args.action == "list":
-            sys.exit(asyncio.run(clients_list(settings)))
+            sys.exit(_run(clients_list(settings)))
         run = clients_show if args.action == "show" else clients_delete
-        sys.exit(asyncio.run(run(settings, args.client_id)))
-    sys.exit(asyncio.run(tokens_revoke(settings, args)))
+        sys.exit(_run(run(settings, args.client_id)))
+    sys.exit(_run(tokens_revoke(settings, args)))

@@ -100,7 +100,9 @@ class Grants:
             raise OAuthError("invalid_grant", INVALID_CODE)
         if record["client_id"] != client_id:
             raise OAuthError("invalid_grant", INVALID_CODE)
-        if redirect_uri != record["redirect_uri"]:
+        if (redirect_uri or record.get("redirect_uri_given", True)) and redirect_uri != record[
+            "redirect_uri"
+        ]:
             raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request")
         if not code_verifier:
             raise OAuthError("invalid_request", "code_verifier is required (PKCE)")
@@ -264,7 +266,9 @@ class Grants:
     async def revoke_client(self, client_id: str) -> int:
         """Every token of the client, including access tokens still in flight."""
         await self.store.redis.set(
-            self.store.key("revoked", "client", client_id), "1", ex=self._revocation_ttl
+            self.store.key("revoked", "client", client_id),
+            str(time.time()),
+            ex=self._revocation_ttl,
         )
         return await self.revoke_families("client", client_id)
 
@@ -281,10 +285,16 @@ class Grants:
         return True
 
     async def is_revoked(self, claims: dict[str, Any]) -> bool:
-        """One round trip: the token, its family, or its client revoked."""
-        values = await self.store.redis.mget(
+        """One round trip: the token, its family, or its client revoked.
+
+        A client's revocation holds the time it happened: tokens the client
+        obtains afterwards are not affected.
+        """
+        token, family, client = await self.store.redis.mget(
             self.store.key("revoked", "jti", str(claims.get("jti", ""))),
             self.store.key("revoked", "family", str(claims.get("fam", ""))),
             self.store.key("revoked", "client", str(claims.get("client_id", ""))),
         )
-        return any(values)
+        if token or family:
+            return True
+        return client is not None and float(claims.get("iat", 0)) <= float(client)

@@ -30,12 +30,13 @@ def generate_rsa_pem() -> bytes:
     return RSAKey.generate_key(2048).as_pem(private=True)
 
 
-def _rsa_from_pem(pem: bytes, source: str) -> RSAKey:
+def _rsa_from_pem(pem: bytes, source: str, *, private: bool = True) -> RSAKey:
+    """An RSA key from PEM; retired keys only verify, so their public half is enough."""
     try:
         key = RSAKey.import_key(pem)
     except Exception as exc:  # joserfc raises several types for bad PEM
-        raise KeyConfigError(f"{source} is not an RSA private key in PEM form: {exc}") from None
-    if not key.is_private:
+        raise KeyConfigError(f"{source} is not an RSA key in PEM form: {exc}") from None
+    if private and not key.is_private:
         raise KeyConfigError(f"{source} holds a public key; the signing key must be private")
     key.ensure_kid()
     return key
@@ -88,5 +89,8 @@ async def load_signing_keys(settings: Settings, store: Store) -> SigningKeys:
         stored = await store.redis.get(store.key("keys", "signing"))
         current = _rsa_from_pem(str(stored).encode(), "the generated key in Redis")
         log.info("signing with the key generated in Redis (kid %s)", current.kid)
-    previous = [_rsa_from_pem(_read(p), p) for p in split_list(settings.jwt_previous_key_files)]
+    previous = [
+        _rsa_from_pem(_read(p), p, private=False)
+        for p in split_list(settings.jwt_previous_key_files)
+    ]
     return SigningKeys("RS256", current, KeySet([current, *previous]))
