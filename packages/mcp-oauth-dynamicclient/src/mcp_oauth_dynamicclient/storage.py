@@ -15,7 +15,9 @@ costs nothing on the hot path.
 | family:<family_id>                | who a token family is for | refresh lifetime   |
 | families:client:<id> / user:<sub> | set of family ids         | refresh lifetime   |
 | revoked:jti:<jti>                 | "1"                       | until the JWT ends |
-| revoked:family:<id>, client:<id>  | "1"                       | access lifetime+   |
+| revoked:family:<id>               | "1"                       | refresh+access     |
+| revoked:client:<id>               | time of the revocation    | refresh+access     |
+| rotating:<digest>                 | refresh rotation lock     | 5 seconds          |
 | pending:<id>, upstream:<state>    | authorization in flight   | 10 minutes         |
 | consent:<user>:<client>           | "1"                       | consent lifetime   |
 | browser:<digest>                  | signed-in user (JSON)     | browser session    |
