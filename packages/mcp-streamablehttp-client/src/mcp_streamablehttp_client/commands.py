@@ -51,8 +51,12 @@ async def probe(auth: GatewayAuth, settings: Settings) -> int:
     """One authenticated request: signs in or refreshes as needed; returns the HTTP status."""
     url = settings.server_url
     try:
-        async with httpx2.AsyncClient(auth=auth, timeout=settings.http_timeout) as http:
-            response = await http.get(url, headers=PROBE_HEADERS)
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=settings.http_timeout) as http,
+            # Servers may answer with an open event stream: headers are all we want.
+            http.stream("GET", url, headers=PROBE_HEADERS) as response,
+        ):
+            pass
     except LoginRequired as exc:
         raise CommandError(str(exc)) from None
     except LockTimeout as exc:
@@ -88,18 +92,18 @@ async def session(auth: GatewayAuth, settings: Settings) -> AsyncIterator[Client
             ) as client,
         ):
             yield client
-    except CommandError:
-        raise
     except Exception as exc:
-        raise CommandError(
-            f"MCP session with {settings.server_url} failed: {_reason(exc)}"
-        ) from None
+        leaf = _leaf(exc)
+        if isinstance(leaf, CommandError):
+            raise leaf from None
+        reason = f"{type(leaf).__name__}: {leaf}"
+        raise CommandError(f"MCP session with {settings.server_url} failed: {reason}") from None
 
 
-def _reason(exc: BaseException) -> str:
+def _leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
-    return f"{type(exc).__name__}: {exc}"
+    return exc
 
 
 # --- commands ------------------------------------------------------------------------
@@ -172,22 +176,22 @@ def parse_call(command: str, schema: dict[str, Any] | None) -> tuple[str, dict[s
 
     A value is kept as text when the tool's schema says string, else read as JSON if it parses.
     """
-    try:
-        words = shlex.split(command)
-    except ValueError as exc:
-        raise CommandError(f"Cannot parse the call {command!r}: {exc}") from None
-    if not words:
+    name, _, rest = command.strip().partition(" ")
+    if not name:
         raise CommandError("No tool name given to -c")
-    name, rest = words[0], words[1:]
-    if len(rest) == 1 and rest[0].lstrip().startswith("{"):
+    if rest.strip().startswith("{"):
         try:
-            arguments = json.loads(rest[0])
+            arguments = json.loads(rest)
         except ValueError as exc:
             raise CommandError(f"The JSON arguments do not parse: {exc}") from None
         if not isinstance(arguments, dict):
             raise CommandError("JSON arguments must be an object")
         return name, arguments
-    return name, {key: value for key, value in (_argument(w, schema) for w in rest)}
+    try:
+        words = shlex.split(rest)
+    except ValueError as exc:
+        raise CommandError(f"Cannot parse the call {command!r}: {exc}") from None
+    return name, {key: value for key, value in (_argument(w, schema) for w in words)}
 
 
 def _argument(word: str, schema: dict[str, Any] | None) -> tuple[str, Any]:
@@ -206,7 +210,7 @@ def _argument(word: str, schema: dict[str, Any] | None) -> tuple[str, Any]:
 async def call(auth: GatewayAuth, settings: Settings, console: Console, command: str) -> int:
     async with session(auth, settings) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        name = shlex.split(command)[0] if command.strip() else ""
+        name = command.strip().partition(" ")[0]
         if name not in tools:
             known = ", ".join(sorted(tools)) or "none"
             raise CommandError(f"No tool {name!r} at {settings.server_url} (tools: {known})")
