@@ -112,6 +112,7 @@ class ThreadedServer:
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=2,
+            proxy_headers=False,  # as our services run: they decide whom to believe themselves
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

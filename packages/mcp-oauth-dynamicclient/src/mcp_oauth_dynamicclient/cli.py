@@ -76,6 +76,7 @@ def serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         access_log=settings.log_level == "DEBUG",
         timeout_graceful_shutdown=5,
+        proxy_headers=False,  # ratelimit.py decides which X-Forwarded-For to believe
     )
     return 0
 

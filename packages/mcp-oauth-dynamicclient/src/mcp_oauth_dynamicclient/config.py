@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mcp_oauth_dynamicclient.policy import Policy
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -32,6 +35,19 @@ class Settings(BaseSettings):
     scopes_supported: str = "mcp"
     # Scopes a service requires beyond that: "fetch=mcp:fetch,admin=mcp:admin mcp:audit".
     service_scopes: str = ""
+
+    # Per-tool policy from the MCP 2026-07-28 routing headers (JSON; see policy.py),
+    # inline or in a file.
+    policy: str = ""
+    policy_file: str = ""
+
+    # --- abuse limits ---------------------------------------------------------
+    # Requests per client address: "<count>/<seconds>"; "0" = no limit.
+    rate_limit_register: str = "30/60"
+    rate_limit_authorize: str = "120/60"
+    rate_limit_token: str = "120/60"  # noqa: S105 - a rate, not a secret
+    # Peers whose X-Forwarded-For is believed (Traefik): comma-separated CIDRs.
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
 
     # --- storage --------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -117,9 +133,14 @@ class Settings(BaseSettings):
                 required[name.strip()] = scopes.split()
         return required
 
-    @property
+    @cached_property
+    def policy_rules(self) -> Policy:
+        return Policy.load(self.policy, self.policy_file)
+
+    @cached_property
     def all_scopes(self) -> list[str]:
+        """Every scope a client may ask for: the base ones, and those services and policy need."""
         scopes = list(self.base_scopes)
-        for needed in self.required_scopes.values():
+        for needed in [*self.required_scopes.values(), self.policy_rules.scopes()]:
             scopes += [s for s in needed if s not in scopes]
         return scopes

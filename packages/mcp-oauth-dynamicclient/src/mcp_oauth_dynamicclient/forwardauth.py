@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mcp_oauth_dynamicclient.grants import Grants
+from mcp_oauth_dynamicclient.policy import Policy
 from mcp_oauth_dynamicclient.resources import Resources
 from mcp_oauth_dynamicclient.tokens import AccessTokens, InvalidToken
 
@@ -28,10 +29,13 @@ def _quoted(value: str) -> str:
 
 
 class ForwardAuth:
-    def __init__(self, resources: Resources, access: AccessTokens, grants: Grants) -> None:
+    def __init__(
+        self, resources: Resources, access: AccessTokens, grants: Grants, policy: Policy
+    ) -> None:
         self.resources = resources
         self.access = access
         self.grants = grants
+        self.policy = policy
 
     def _challenge(
         self,
@@ -100,6 +104,27 @@ class ForwardAuth:
                 "insufficient_scope",
                 f"this service needs the scope {' '.join(missing)}",
                 scope=" ".join(dict.fromkeys([*granted, *needed])),
+            )
+        decision = self.policy.decide(
+            service,
+            headers,
+            sub=str(claims["sub"]),
+            client_id=str(claims["client_id"]),
+            scopes=granted,
+        )
+        if decision.missing_scopes:
+            return self._challenge(
+                403,
+                metadata_url,
+                "insufficient_scope",
+                decision.reason,
+                scope=" ".join(dict.fromkeys([*granted, *decision.missing_scopes])),
+            )
+        if not decision.allowed:
+            return JSONResponse(
+                {"error": "access_denied", "error_description": decision.reason},
+                status_code=403,
+                headers={"Cache-Control": "no-store"},
             )
         return Response(
             status_code=200,

@@ -29,6 +29,7 @@ from mcp_oauth_dynamicclient.grants import Grants
 from mcp_oauth_dynamicclient.keys import SigningKeys, load_signing_keys
 from mcp_oauth_dynamicclient.metadata import MetadataEndpoints
 from mcp_oauth_dynamicclient.metadata_documents import MetadataDocuments
+from mcp_oauth_dynamicclient.ratelimit import Limit, RateLimiter, parse_networks
 from mcp_oauth_dynamicclient.registration import RegistrationEndpoints
 from mcp_oauth_dynamicclient.resources import Resources
 from mcp_oauth_dynamicclient.storage import Store
@@ -51,6 +52,7 @@ class Gateway:
     authorize: AuthorizeEndpoints
     tokens: TokenEndpoints
     forward_auth: ForwardAuth
+    limited: dict[str, Endpoint]  # the rate-limited endpoints, by name
 
 
 async def build_gateway(
@@ -64,16 +66,29 @@ async def build_gateway(
         MetadataDocuments(settings, store, resolver) if settings.client_metadata_documents else None
     )
     clients = ClientRegistry(store, documents)
+    registration = RegistrationEndpoints(settings, clients, grants)
+    authorize = AuthorizeEndpoints(
+        settings, store, clients, grants, resources, build_provider(settings, http)
+    )
+    tokens = TokenEndpoints(clients, grants, access)
+    limiter = RateLimiter(store, parse_networks(settings.trusted_proxies))
     return Gateway(
         store=store,
         keys=keys,
         metadata=MetadataEndpoints(settings, resources),
-        registration=RegistrationEndpoints(settings, clients, grants),
-        authorize=AuthorizeEndpoints(
-            settings, store, clients, grants, resources, build_provider(settings, http)
-        ),
-        tokens=TokenEndpoints(clients, grants, access),
-        forward_auth=ForwardAuth(resources, access, grants),
+        registration=registration,
+        authorize=authorize,
+        tokens=tokens,
+        forward_auth=ForwardAuth(resources, access, grants, settings.policy_rules),
+        limited={
+            "register": limiter.wrap(
+                "register", Limit.parse(settings.rate_limit_register), registration.register
+            ),
+            "authorize": limiter.wrap(
+                "authorize", Limit.parse(settings.rate_limit_authorize), authorize.authorize
+            ),
+            "token": limiter.wrap("token", Limit.parse(settings.rate_limit_token), tokens.token),
+        },
     )
 
 
@@ -142,14 +157,14 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
                 lambda g: g.metadata.protected_resource,
                 ["GET"],
             ),
-            route("/register", lambda g: g.registration.register, ["POST"]),
+            route("/register", lambda g: g.limited["register"], ["POST"]),
             route("/register/{client_id:path}", lambda g: g.registration.read, ["GET"]),
             route("/register/{client_id:path}", lambda g: g.registration.update, ["PUT"]),
             route("/register/{client_id:path}", lambda g: g.registration.delete, ["DELETE"]),
-            route("/authorize", lambda g: g.authorize.authorize, ["GET"]),
+            route("/authorize", lambda g: g.limited["authorize"], ["GET"]),
             route("/consent", lambda g: g.authorize.consent, ["POST"]),
             route("/callback", lambda g: g.authorize.callback, ["GET"]),
-            route("/token", lambda g: g.tokens.token, ["POST"]),
+            route("/token", lambda g: g.limited["token"], ["POST"]),
             route("/revoke", lambda g: g.tokens.revoke, ["POST"]),
             route("/introspect", lambda g: g.tokens.introspect, ["POST"]),
             Route("/jwks", jwks, methods=["GET"]),
