@@ -69,7 +69,8 @@ class Bridge:
         self.local = not signed_in and not self.settings.browser_login
         if self.local:
             logger.warning("%s", self.login_message)
-        async with self._stack, anyio.create_task_group() as tg:
+        # The task group outlives the stack, so the transports close inside it, in order.
+        async with anyio.create_task_group() as tg, self._stack:
             if streams is None:
                 stdio_read, self.stdio_write = await self._stack.enter_async_context(stdio_server())
             else:
@@ -81,7 +82,6 @@ class Bridge:
                     logger.warning("unreadable message from the client: %s", item)
                     continue
                 await self._from_client(item, tg)
-            tg.cancel_scope.cancel()
 
     async def _connect(self, tg: TaskGroup) -> None:
         http = await self._stack.enter_async_context(
