@@ -72,6 +72,7 @@ def document_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Document
     )
     publish("secret.json", {"client_id": host.url("secret.json"), "client_secret": "x", **base})
     publish("huge.json", {"client_id": host.url("huge.json"), **base, "pad": "x" * 20_000})
+    documents["/deep.json"] = (b"[" * 2000 + b"]" * 2000, "")  # inside the size limit
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     mp = pytest.MonkeyPatch()
@@ -122,6 +123,7 @@ async def test_documents_are_cached_within_http_limits(
         ("evil-redirect.json", "loopback"),
         ("secret.json", "client secret"),
         ("huge.json", "larger than"),
+        ("deep.json", "not a JSON document"),
         ("missing.json", "HTTP 404"),
     ],
 )

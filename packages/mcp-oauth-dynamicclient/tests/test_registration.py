@@ -97,6 +97,21 @@ async def test_malformed_json_is_a_clear_400(auth: AuthServer) -> None:
     assert response.status_code == 400 and response.json()["error"] == "invalid_client_metadata"
 
 
+async def test_deeply_nested_json_is_a_clear_400(auth: AuthServer) -> None:
+    """Deeper than Python's recursion limit, well inside the size limit: not a 500."""
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(
+            f"{auth.url}/register",
+            content=b'{"redirect_uris": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_client_metadata",
+        "error_description": "the body is nested too deeply",
+    }
+
+
 async def test_initial_access_token_gates_registration(valkey_server: ValkeyProcess) -> None:
     with run_auth_server(
         valkey_server.url, registration_initial_access_token="let-me-in-please"

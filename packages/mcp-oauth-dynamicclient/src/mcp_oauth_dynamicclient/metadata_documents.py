@@ -90,7 +90,7 @@ class MetadataDocuments:
             raise _invalid(f"larger than {self.settings.cimd_max_bytes} bytes")
         try:
             document = json.loads(page.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise _invalid("not a JSON document") from None
         if not isinstance(document, dict) or document.get("client_id") != client_id:
             raise _invalid("its client_id must equal the URL it was fetched from")

@@ -41,6 +41,8 @@ async def _json_body(request: Request) -> Any:
         return json.loads(body)
     except ValueError:
         raise OAuthError("invalid_client_metadata", "the body is not valid JSON") from None
+    except RecursionError:  # far deeper nesting than any client metadata has
+        raise OAuthError("invalid_client_metadata", "the body is nested too deeply") from None
 
 
 def _unauthorized() -> Response:
