@@ -23,8 +23,9 @@ from mcp_streamablehttp_proxy.server import ProxyApp, create_app
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-streamablehttp-proxy",
-        description="Serve a stdio MCP server over StreamableHTTP at /mcp, "
-        "one child process per MCP session.",
+        description="Serve a stdio MCP server over StreamableHTTP at /mcp: one child process "
+        "per MCP session (2024-11-05 ... 2025-11-25), and a pool of children for "
+        "per-request calls (2026-07-28).",
         epilog="example: mcp-streamablehttp-proxy --port 3000 -- python -m mcp_server_fetch",
     )
     parser.add_argument("--host", help="interface to bind (MCP_PROXY_HOST, default 127.0.0.1)")
@@ -60,6 +61,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allowed-origins",
         help="comma-separated browser origins allowed besides the proxy's own",
+    )
+    parser.add_argument(
+        "--modern-protocol-versions",
+        help="per-request revisions served from the pool, comma-separated; empty turns the "
+        "pool off (MCP_PROXY_MODERN_PROTOCOL_VERSIONS, default 2026-07-28)",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        help="most pool children at once (MCP_PROXY_POOL_SIZE, default 4)",
+    )
+    parser.add_argument(
+        "--pool-warm",
+        type=int,
+        help="pool children started with the proxy and kept ready (MCP_PROXY_POOL_WARM, default 0)",
+    )
+    parser.add_argument(
+        "--pool-max-requests",
+        type=int,
+        help="retire a pool child after this many requests, 0 = never "
+        "(MCP_PROXY_POOL_MAX_REQUESTS, default 10000)",
+    )
+    parser.add_argument(
+        "--pool-max-age",
+        type=float,
+        help="retire a pool child after this many seconds, 0 = never "
+        "(MCP_PROXY_POOL_MAX_AGE, default 3600)",
+    )
+    parser.add_argument(
+        "--pool-idle-timeout",
+        type=float,
+        help="end an unused pool child beyond --pool-warm after this many seconds, 0 = never "
+        "(MCP_PROXY_POOL_IDLE_TIMEOUT, default 300)",
     )
     parser.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="LOG_LEVEL"
@@ -113,7 +147,7 @@ def command_problem(settings: Settings) -> str | None:
 
 
 class _ProxyServer(uvicorn.Server):
-    """On SIGTERM/SIGINT, end the sessions first: their open streams then close at once."""
+    """On SIGTERM/SIGINT, end the children first: open streams then close at once."""
 
     def __init__(self, config: uvicorn.Config, app: ProxyApp) -> None:
         super().__init__(config)
@@ -121,7 +155,7 @@ class _ProxyServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
-        self.proxy_app.registry.close_all_threadsafe()
+        self.proxy_app.end_children_threadsafe()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

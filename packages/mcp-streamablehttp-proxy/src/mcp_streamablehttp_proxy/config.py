@@ -5,8 +5,12 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Literal
 
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic import AliasChoices, Field, field_validator
+from mcp_types.version import (
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+)
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -47,12 +51,28 @@ class Settings(BaseSettings):
     kill_grace: float = 5.0
     # Seconds between SSE keep-alive comments on idle streams.
     keepalive_interval: float = 15.0
-    # Protocol versions accepted in the MCP-Protocol-Version header.
+    # Handshake-era versions accepted in the MCP-Protocol-Version header (sessions).
     protocol_versions: CommaList = list(HANDSHAKE_PROTOCOL_VERSIONS)
     # Browser origins allowed besides the proxy's own origin; "*" allows any.
     allowed_origins: CommaList = []
+    # Per-request revisions (2026-07-28) served from the pool; empty turns the pool off.
+    modern_protocol_versions: CommaList = list(MODERN_PROTOCOL_VERSIONS)
+    # Most pool children alive at once (retiring ones included); sessions' children not counted.
+    pool_size: int = 4
+    # Pool children started with the proxy and kept ready; 0 starts the first on demand.
+    pool_warm: int = 0
+    # A pool child is retired after this many requests (0: never).
+    pool_max_requests: int = 10_000
+    # ...or once it is this many seconds old (0: never).
+    pool_max_age: float = 3600.0
+    # Seconds an unused pool child beyond `pool_warm` stays before it ends (0: never).
+    pool_idle_timeout: float = 300.0
+    # The handshake revision the proxy proposes when it initializes a pool child.
+    pool_child_protocol_version: str = LATEST_HANDSHAKE_VERSION
 
-    @field_validator("protocol_versions", "allowed_origins", mode="before")
+    @field_validator(
+        "protocol_versions", "allowed_origins", "modern_protocol_versions", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -80,12 +100,57 @@ class Settings(BaseSettings):
             raise ValueError("must be greater than 0")
         return value
 
-    @field_validator("max_sessions", "max_message_bytes")
+    @field_validator("max_sessions", "max_message_bytes", "pool_size")
     @classmethod
     def _at_least_one(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
         return value
+
+    @field_validator("pool_warm", "pool_max_requests", "pool_max_age", "pool_idle_timeout")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @field_validator("modern_protocol_versions")
+    @classmethod
+    def _modern_only(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in MODERN_PROTOCOL_VERSIONS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a per-request revision; known: "
+                f"{', '.join(MODERN_PROTOCOL_VERSIONS)}"
+            )
+        return value
+
+    @field_validator("protocol_versions")
+    @classmethod
+    def _no_modern(cls, value: list[str]) -> list[str]:
+        modern = [v for v in value if v in MODERN_PROTOCOL_VERSIONS]
+        if modern:
+            raise ValueError(
+                f"{', '.join(modern)}: a per-request revision has no sessions; it is served "
+                "by the pool (MCP_PROXY_MODERN_PROTOCOL_VERSIONS), not listed here"
+            )
+        return value
+
+    @field_validator("pool_child_protocol_version")
+    @classmethod
+    def _handshake_only(cls, value: str) -> str:
+        if value not in HANDSHAKE_PROTOCOL_VERSIONS:
+            raise ValueError(
+                f"{value!r} is not a handshake revision; one of: "
+                f"{', '.join(HANDSHAKE_PROTOCOL_VERSIONS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _warm_within_size(self) -> Settings:
+        if self.pool_warm > self.pool_size:
+            raise ValueError(f"pool_warm ({self.pool_warm}) exceeds pool_size ({self.pool_size})")
+        return self
 
 
 def parse_env_pairs(items: list[str]) -> dict[str, str]:

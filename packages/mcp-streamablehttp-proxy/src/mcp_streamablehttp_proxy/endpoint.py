@@ -5,6 +5,12 @@ writes them back out; a proxy must not (unknown fields and future methods have
 to survive), so this endpoint moves the child's bytes as they are and parses
 only to route. A POST whose only answer is one response gets it as JSON; as
 soon as anything else comes first, the answer becomes an SSE stream.
+
+Requests of the per-request revision (2026-07-28, recognized by their
+`MCP-Protocol-Version` header) carry no session: they are checked against
+their routing headers and served from the pool of children the proxy
+initialized itself (`modern.py`, `pool.py`). That path re-encodes messages;
+the handshake era's bytes still pass untouched.
 """
 
 from __future__ import annotations
@@ -16,17 +22,29 @@ import logging
 import time
 from typing import Any
 
+from mcp.shared.inbound import find_duplicated_routing_header
 from mcp_echo_streamablehttp_server_stateless.cors import CorsPolicy, own_origin
+from mcp_types.jsonrpc import HEADER_MISMATCH
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
+from mcp_streamablehttp_proxy import modern
 from mcp_streamablehttp_proxy.config import Settings
 from mcp_streamablehttp_proxy.messages import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
     PARSE_ERROR,
+    REQUEST_TIMEOUT,
     error_response,
     one_line,
     split_batch,
+)
+from mcp_streamablehttp_proxy.pool import (
+    ChildGoneError,
+    ChildPool,
+    Exchange,
+    PooledChild,
+    PoolUnavailableError,
 )
 from mcp_streamablehttp_proxy.sessions import (
     Session,
@@ -52,11 +70,33 @@ KEEPALIVE = b": keep-alive\n\n"
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str, code: int = INVALID_REQUEST) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: int = INVALID_REQUEST,
+        *,
+        data: Any = None,
+        request_id: Any = None,
+        allow: bytes = b"GET, POST, DELETE, OPTIONS",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.data = data
+        self.request_id = request_id
+        self.allow = allow
+
+    @classmethod
+    def refused(cls, refusal: modern.Refusal) -> HttpError:
+        return cls(
+            refusal.status,
+            refusal.message,
+            refusal.code,
+            data=refusal.data,
+            request_id=refusal.request_id,
+        )
 
 
 def _sse(raw: bytes) -> bytes:
@@ -73,14 +113,20 @@ def _accepts(accept: str, kind: str) -> bool:
 
 
 class McpEndpoint:
-    def __init__(self, settings: Settings, registry: SessionRegistry) -> None:
+    def __init__(self, settings: Settings, registry: SessionRegistry, pool: ChildPool) -> None:
         self.settings = settings
         self.registry = registry
+        self.pool = pool
         self.cors = CorsPolicy(settings.allowed_origins)
         self.versions = frozenset(settings.protocol_versions)
+        self.modern_versions = tuple(settings.modern_protocol_versions)
+        self.supported = [*settings.protocol_versions, *settings.modern_protocol_versions]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers: dict[str, str] = {}
+        for name, value in raw:
+            headers.setdefault(name, value)  # the first copy, as Starlette and the SDK read it
         extra: list[tuple[bytes, bytes]] = []
         try:
             extra = self._check_origin(scope, headers)
@@ -88,13 +134,15 @@ class McpEndpoint:
             if method == "OPTIONS":
                 await self._preflight(send, headers)
                 return
+            duplicated = find_duplicated_routing_header(raw)
+            if duplicated is not None:
+                raise HttpError(400, f"{duplicated} header appears more than once", HEADER_MISMATCH)
             version = headers.get("mcp-protocol-version")
+            if version in MODERN_PROTOCOL_VERSIONS:
+                await self._modern(scope, receive, send, headers, raw, extra, version)
+                return
             if version is not None and version not in self.versions:
-                raise HttpError(
-                    400,
-                    f"Unsupported MCP-Protocol-Version {version!r}; supported: "
-                    f"{', '.join(self.settings.protocol_versions)}",
-                )
+                raise HttpError.refused(modern.unsupported_version(version, self.supported))
             if method == "POST":
                 await self._post(scope, receive, send, headers, extra)
             elif method == "GET":
@@ -103,12 +151,17 @@ class McpEndpoint:
                 await self._delete(send, headers, extra)
             else:
                 raise HttpError(405, f"Method {method} not allowed; use POST, GET or DELETE")
+        except modern.Refusal as refusal:
+            await self._refuse(scope, send, HttpError.refused(refusal), extra)
         except HttpError as exc:
-            level = logging.WARNING if exc.status == 503 else logging.DEBUG
-            logger.log(
-                level, "refused %s %s: %d %s", scope["method"], scope["path"], exc.status, exc
-            )
-            await self._error(send, exc, extra)
+            await self._refuse(scope, send, exc, extra)
+
+    async def _refuse(
+        self, scope: Scope, send: Send, exc: HttpError, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        level = logging.WARNING if exc.status == 503 else logging.DEBUG
+        logger.log(level, "refused %s %s: %d %s", scope["method"], scope["path"], exc.status, exc)
+        await self._error(send, exc, extra)
 
     # -- checks --------------------------------------------------------------
 
@@ -141,11 +194,14 @@ class McpEndpoint:
         await send({"type": "http.response.body", "body": b""})
 
     def _session(self, headers: dict[str, str]) -> Session:
-        """The request's session. A request without one is refused here; the per-request
-        protocol era (2026-07-28) will instead hand it to a pool of initialized children."""
+        """The request's session (handshake era). Per-request calls never get here."""
         session_id = headers.get("mcp-session-id")
         if not session_id:
-            raise HttpError(400, "Missing Mcp-Session-Id header; send initialize first")
+            also = ""
+            if self.modern_versions:
+                latest = self.modern_versions[-1]
+                also = f", or make it a per-request call (MCP-Protocol-Version: {latest})"
+            raise HttpError(400, f"Missing Mcp-Session-Id header; send initialize first{also}")
         session = self.registry.get(session_id)
         if session is None:
             raise HttpError(404, "Unknown or ended MCP session; initialize a new one")
@@ -184,21 +240,9 @@ class McpEndpoint:
         headers: dict[str, str],
         extra: list[tuple[bytes, bytes]],
     ) -> None:
-        accept = headers.get("accept", "")
-        wants_sse = _accepts(accept, "text/event-stream")
-        wants_json = _accepts(accept, "application/json")
-        if not (wants_sse or wants_json):
-            raise HttpError(
-                406, "Not Acceptable: Accept must include application/json and text/event-stream"
-            )
-        content_type = headers.get("content-type", "")
-        if not content_type.lower().startswith("application/json"):
-            raise HttpError(415, "Unsupported Media Type: Content-Type must be application/json")
+        wants_sse, wants_json = _post_accepts(headers)
         body = await self._read_body(receive, headers)
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            raise HttpError(400, "Parse error: the body is not valid JSON", PARSE_ERROR) from None
+        parsed = _parse(body)
         line = one_line(body)
         envelopes = split_batch(parsed, line)
         if not envelopes or any(e.kind == "other" for e in envelopes):
@@ -314,11 +358,13 @@ class McpEndpoint:
             body = answers[0] if answers else error_response(None, INTERNAL_ERROR, "no answer")
         await self._send_json(send, body, headers)
 
-    async def _send_json(self, send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    async def _send_json(
+        self, send: Send, body: bytes, headers: list[tuple[bytes, bytes]], status: int = 200
+    ) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": status,
                 "headers": [
                     (b"content-type", JSON_TYPE),
                     (b"content-length", str(len(body)).encode()),
@@ -413,20 +459,243 @@ class McpEndpoint:
         await send({"type": "http.response.start", "status": 200, "headers": extra})
         await send({"type": "http.response.body", "body": b""})
 
+    # -- 2026-07-28: per-request calls, served from the pool -------------------
+
+    async def _modern(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        raw: list[tuple[str, str]],
+        extra: list[tuple[bytes, bytes]],
+        version: str,
+    ) -> None:
+        if "mcp-session-id" in headers:
+            raise HttpError(
+                400,
+                f"An MCP {version} request carries no Mcp-Session-Id: sessions belong to the "
+                "handshake era; send the session's own MCP-Protocol-Version, or drop the header",
+            )
+        if version not in self.modern_versions:
+            hint = ""
+            if not self.modern_versions:
+                hint = "; per-request calls are off (MCP_PROXY_MODERN_PROTOCOL_VERSIONS is empty)"
+            raise HttpError.refused(modern.unsupported_version(version, self.supported, hint))
+        if scope["method"] != "POST":
+            raise HttpError(
+                405,
+                f"Method {scope['method']} not allowed for MCP {version}: every request is a POST",
+                allow=b"POST, OPTIONS",
+            )
+        wants_sse, wants_json = _post_accepts(headers)
+        parsed = _parse(await self._read_body(receive, headers))
+        request = modern.classify(parsed, raw, headers, self.modern_versions)
+        if request is None:  # a notification: nothing on this wire needs one
+            await send({"type": "http.response.start", "status": 202, "headers": extra})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if request.method == modern.DISCOVER:
+            ready = await self._pool_child(lend=False, request_id=request.id)
+            result = modern.discover_result(
+                request.version, self.modern_versions, ready.init_result
+            )
+            body = modern.encode({"jsonrpc": "2.0", "id": request.id, "result": result})
+            await self._send_json(send, body, extra)
+            return
+        lease = _Lease(await self._pool_child(lend=True, request_id=request.id), request)
+        try:
+            tool = modern.needs_param_check(request, headers)
+            if tool is not None:
+                schema = await lease.child.input_schema(tool)
+                modern.check_param_headers(request, schema, headers)
+            await self._send_to_pool(lease.child, request, lease.exchange)
+            await self._answer_modern(send, receive, lease, extra, wants_sse, wants_json)
+        finally:
+            lease.end("the request ended at the proxy")
+
+    async def _pool_child(self, *, lend: bool, request_id: Any) -> PooledChild:
+        timeout = self.settings.request_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                return await (self.pool.acquire() if lend else self.pool.ready_child())
+        except PoolUnavailableError as exc:
+            raise HttpError(503, str(exc), request_id=request_id) from None
+        except TimeoutError:
+            raise HttpError(
+                503,
+                f"No pool child was ready within {timeout:g}s; raise MCP_PROXY_POOL_SIZE "
+                "or MCP_PROXY_REQUEST_TIMEOUT",
+                request_id=request_id,
+            ) from None
+
+    async def _send_to_pool(
+        self, pooled: PooledChild, request: modern.ModernRequest, exchange: Exchange
+    ) -> None:
+        try:
+            async with asyncio.timeout(self.settings.request_timeout):
+                await pooled.send(request.for_child(), exchange)
+        except ChildGoneError as exc:
+            raise HttpError(
+                503,
+                f"The pool's MCP server ended before the request reached it ({exc}); retry",
+                request_id=request.id,
+            ) from None
+        except TimeoutError:
+            raise HttpError(
+                504,
+                f"The MCP server has not read its input for {self.settings.request_timeout:g}s",
+                request_id=request.id,
+            ) from None
+
+    async def _answer_modern(
+        self,
+        send: Send,
+        receive: Receive,
+        lease: _Lease,
+        headers: list[tuple[bytes, bytes]],
+        wants_sse: bool,
+        wants_json: bool,
+    ) -> None:
+        """The request's own answer: JSON when the result comes first, else an SSE stream.
+
+        Progress comes first on the stream when the client reads SSE (a
+        JSON-only client gets the result alone). A quiet request opens its
+        stream with keep-alive comments after the keep-alive interval. A
+        client that disconnects gets its request cancelled on the child. The
+        child is given back before the answer goes out, so a client's next
+        request finds it idle.
+        """
+        pooled, request, exchange = lease.child, lease.request, lease.exchange
+        deadline = time.monotonic() + self.settings.request_timeout
+        idle = self.settings.keepalive_interval
+        streaming = False
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            exchange.queue.put_nowait(None)
+
+        async def open_stream() -> None:
+            nonlocal streaming
+            if not streaming:
+                streaming = True
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [*SSE_HEADERS, *headers],
+                    }
+                )
+
+        watcher = asyncio.create_task(watch())
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                try:
+                    async with asyncio.timeout(min(idle, left) if wants_sse else left):
+                        message = await exchange.queue.get()
+                except TimeoutError:
+                    if time.monotonic() < deadline:
+                        await open_stream()
+                        await send(
+                            {"type": "http.response.body", "body": KEEPALIVE, "more_body": True}
+                        )
+                        continue
+                    seconds = self.settings.request_timeout
+                    logger.warning(
+                        "%s request %s timed out after %gs", pooled.tag, exchange.proxy_id, seconds
+                    )
+                    lease.end("request timed out at the proxy")
+                    message = {
+                        "jsonrpc": "2.0",
+                        "id": request.id,
+                        "error": {
+                            "code": REQUEST_TIMEOUT,
+                            "message": f"Request timed out after {seconds:g}s waiting for the MCP "
+                            "server; raise MCP_PROXY_REQUEST_TIMEOUT",
+                        },
+                    }
+                if message is None:
+                    lease.end("the client disconnected")
+                    return
+                if "method" in message:  # progress for this request
+                    if wants_sse:
+                        await open_stream()
+                        chunk = _sse(modern.encode(message))
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    continue
+                lease.end()
+                answer = modern.to_client(
+                    message, request.method, request.version, pooled.server_info
+                )
+                body = modern.encode(answer)
+                if not streaming and wants_json:
+                    await self._send_json(send, body, headers, modern.http_status(answer))
+                    return
+                await open_stream()
+                await send({"type": "http.response.body", "body": _sse(body), "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
     # -- errors --------------------------------------------------------------
 
     async def _error(self, send: Send, exc: HttpError, extra: list[tuple[bytes, bytes]]) -> None:
-        body = error_response(None, exc.code, exc.message)
+        body = error_response(exc.request_id, exc.code, exc.message, exc.data)
         headers = [
             (b"content-type", JSON_TYPE),
             (b"content-length", str(len(body)).encode()),
             *extra,
         ]
         if exc.status == 405:
-            headers.append((b"allow", b"GET, POST, DELETE, OPTIONS"))
+            headers.append((b"allow", exc.allow))
         message: Message = {"type": "http.response.start", "status": exc.status, "headers": headers}
         await send(message)
         await send({"type": "http.response.body", "body": body})
+
+
+class _Lease:
+    """A pool child lent to one request: given back once, cancelling what is still due."""
+
+    def __init__(self, child: PooledChild, request: modern.ModernRequest) -> None:
+        self.child = child
+        self.request = request
+        self.exchange = Exchange(request.id, request.progress_token)
+        self.ended = False
+
+    def end(self, reason: str | None = None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        if reason is not None:
+            self.child.cancel(self.exchange, reason)  # a no-op once answered
+        self.child.release()
+
+
+def _post_accepts(headers: dict[str, str]) -> tuple[bool, bool]:
+    """(takes SSE, takes JSON) for a POST; 406 / 415 for what cannot be answered."""
+    accept = headers.get("accept", "")
+    wants_sse = _accepts(accept, "text/event-stream")
+    wants_json = _accepts(accept, "application/json")
+    if not (wants_sse or wants_json):
+        raise HttpError(
+            406, "Not Acceptable: Accept must include application/json and text/event-stream"
+        )
+    content_type = headers.get("content-type", "")
+    if not content_type.lower().startswith("application/json"):
+        raise HttpError(415, "Unsupported Media Type: Content-Type must be application/json")
+    return wants_sse, wants_json
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise HttpError(400, "Parse error: the body is not valid JSON", PARSE_ERROR) from None
 
 
 def _is_initialize(parsed: Any) -> bool:

@@ -15,6 +15,7 @@ Kind = Literal["request", "notification", "response", "other"]
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
 INTERNAL_ERROR = -32603
 # The SDK's code for "the connection to the server closed": clients treat it as final.
 CONNECTION_CLOSED = -32000
@@ -73,10 +74,12 @@ def one_line(body: bytes) -> bytes:
     return body.strip()
 
 
-def error_response(request_id: Any, code: int, message: str) -> bytes:
+def error_response(request_id: Any, code: int, message: str, data: Any = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
     return json.dumps(
-        {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}},
-        separators=(",", ":"),
+        {"jsonrpc": "2.0", "id": request_id, "error": error}, separators=(",", ":")
     ).encode()
 
 
