@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,13 @@ from testsupport.net import free_port
 from testsupport.processes import ManagedProcess
 
 PEER = [sys.executable, str(Path(__file__).parent / "peers" / "stdio_peer.py")]
+# Real stdio servers, pinned; run through uvx / npx, never from the workspace's environment.
+TIME = "mcp-server-time==2026.10.19"
+FETCH = "mcp-server-fetch==2026.10.24"
+EVERYTHING = "@modelcontextprotocol/server-everything@2026.8.31"
+TIME_COMMAND = ["uvx", "--from", TIME, "mcp-server-time", "--local-timezone", "UTC"]
+EVERYTHING_COMMAND = ["npx", "-y", EVERYTHING, "stdio"]
+WARM_UP_SECONDS = 600
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -28,6 +36,13 @@ INIT = {
     },
 }
 ACCEPT_BOTH = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+def warm_up(argv: list[str]) -> None:
+    """Download and start once (stdin closed, so it exits): the proxy's children then start fast."""
+    subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=WARM_UP_SECONDS, check=False
+    )
 
 
 def proxy_command() -> str:

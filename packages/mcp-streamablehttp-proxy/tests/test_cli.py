@@ -36,6 +36,41 @@ def test_command_without_double_dash() -> None:
     assert settings.command == [sys.executable, "-m", "mcp_server_fetch"]
 
 
+def test_pool_flags() -> None:
+    settings = settings_from(
+        [
+            *("--pool-size", "6", "--pool-warm", "2", "--pool-max-requests", "50"),
+            *("--pool-max-age", "60", "--pool-idle-timeout", "0"),
+            *("--", sys.executable),
+        ]
+    )
+    assert (settings.pool_size, settings.pool_warm, settings.pool_max_requests) == (6, 2, 50)
+    assert (settings.pool_max_age, settings.pool_idle_timeout) == (60, 0)
+    assert settings.modern_protocol_versions == ["2026-07-28"]
+    off = settings_from(["--modern-protocol-versions", "", "--", sys.executable])
+    assert off.modern_protocol_versions == []
+
+
+def test_bad_pool_values_are_refused_clearly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit):
+        settings_from(["--pool-size", "2", "--pool-warm", "3", "--", sys.executable])
+    assert "pool_warm (3) exceeds pool_size (2)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        settings_from(["--modern-protocol-versions", "2025-11-25", "--", sys.executable])
+    assert "not a per-request revision" in capsys.readouterr().err
+    monkeypatch.setenv("MCP_PROXY_PROTOCOL_VERSIONS", "2025-11-25,2026-07-28")
+    with pytest.raises(SystemExit):
+        settings_from(["--", sys.executable])
+    assert "MCP_PROXY_MODERN_PROTOCOL_VERSIONS" in capsys.readouterr().err
+    monkeypatch.delenv("MCP_PROXY_PROTOCOL_VERSIONS")
+    monkeypatch.setenv("MCP_PROXY_POOL_CHILD_PROTOCOL_VERSION", "2026-07-28")
+    with pytest.raises(SystemExit):
+        settings_from(["--", sys.executable])
+    assert "not a handshake revision" in capsys.readouterr().err
+
+
 def test_bad_values_are_refused_clearly(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         settings_from(["--env", "NOEQUALS", "--", sys.executable])

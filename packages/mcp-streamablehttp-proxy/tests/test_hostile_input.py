@@ -1,15 +1,18 @@
-"""Generated hostile JSON-RPC inside and outside a session: no 5xx, the session survives."""
+"""Generated hostile JSON-RPC inside and outside a session, and per request (2026-07-28):
+no 5xx, and the session and the pool child survive."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anyio
 import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from proxy_testkit import ACCEPT_BOTH, Proxy, initialize, rpc_body, running_proxy
 
-from testsupport.jsonrpc_fuzz import bodies
+from testsupport.jsonrpc_fuzz import bodies, modern_exchanges
+from testsupport.mcp_client import mcp_client, text_of
 
 WHOAMI = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami"}}
 
@@ -23,6 +26,8 @@ def limited_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         "4",
         "--request-timeout",
         "2",
+        "--pool-size",
+        "1",
     ) as proxy:
         yield proxy
 
@@ -49,6 +54,30 @@ def test_generated_requests_never_get_a_server_error(
             response.status_code,
             response.text[:300],
         )
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(exchange=modern_exchanges(tool_names=("echo", "whoami", "region")))
+def test_generated_per_request_calls_never_get_a_server_error(
+    limited_proxy: Proxy, session: tuple[httpx2.Client, str], exchange: tuple[dict[str, str], bytes]
+) -> None:
+    """2026-07-28 envelopes and routing headers, half right (they reach the pool child)."""
+    http, _ = session
+    extra, body = exchange
+    response = http.post(limited_proxy.url, content=body, headers={**ACCEPT_BOTH, **extra})
+    assert response.status_code < 500, (extra, body, response.status_code, response.text[:300])
+
+
+def test_the_pool_child_still_answers(limited_proxy: Proxy) -> None:
+    async def main() -> str:
+        async with mcp_client(limited_proxy.url, mode="2026-07-28") as client:
+            return text_of(await client.call_tool("whoami", {}))
+
+    assert anyio.run(main).isdigit()
+    pool = httpx2.get(limited_proxy.base + "/health", timeout=10).json()["pool"]
+    assert pool["children"] == 1 and pool["in_flight"] == 0
 
 
 def test_the_session_still_answers(

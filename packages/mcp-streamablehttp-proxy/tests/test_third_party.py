@@ -7,7 +7,6 @@ them up with a generous timeout before the proxy starts.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,14 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from proxy_testkit import Proxy, running_proxy
+from proxy_testkit import (
+    EVERYTHING_COMMAND,
+    FETCH,
+    TIME_COMMAND,
+    Proxy,
+    running_proxy,
+    warm_up,
+)
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
@@ -23,32 +29,18 @@ from starlette.routing import Route
 from testsupport.mcp_client import mcp_client, text_of
 from testsupport.processes import serve_app
 
-TIME = "mcp-server-time==2026.10.19"
-FETCH = "mcp-server-fetch==2026.10.24"
-EVERYTHING = "@modelcontextprotocol/server-everything@2026.8.31"
-WARM_UP_SECONDS = 600
-
-
-def warm_up(argv: list[str]) -> None:
-    """Download and start once (stdin closed, so it exits): the proxy's children then start fast."""
-    subprocess.run(
-        argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=WARM_UP_SECONDS, check=False
-    )
-
 
 @pytest.fixture(scope="module")
 def everything(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    command = ["npx", "-y", EVERYTHING, "stdio"]
-    warm_up(command)
-    with running_proxy(tmp_path_factory.mktemp("everything"), command=command) as proxy:
+    warm_up(EVERYTHING_COMMAND)
+    with running_proxy(tmp_path_factory.mktemp("everything"), command=EVERYTHING_COMMAND) as proxy:
         yield proxy
 
 
 def test_mcp_server_time(tmp_path: Path) -> None:
-    command = ["uvx", "--from", TIME, "mcp-server-time", "--local-timezone", "UTC"]
-    warm_up([*command[:-2], "--help"])
+    warm_up([*TIME_COMMAND[:-2], "--help"])
 
-    with running_proxy(tmp_path, command=command) as proxy:
+    with running_proxy(tmp_path, command=TIME_COMMAND) as proxy:
 
         async def session() -> tuple[list[str], str]:
             async with mcp_client(proxy.url) as client:

@@ -4,6 +4,10 @@ It answers raw JSON-RPC without the SDK, so tests can see exactly which bytes
 crossed the proxy: `echo` returns the request as it arrived, unknown methods
 are answered too, and every response carries an unknown top-level field.
 Set PEER_IGNORE_SIGTERM=1 to make it ignore SIGTERM (the proxy must SIGKILL).
+`journal` returns every message it was sent (method, tool name, id), `ask`
+sends a request of its own to the client and returns the answer, `progress`
+reports progress under the request's token, and `region` declares an
+`x-mcp-header` argument (an `Mcp-Param-Region` header).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from pathlib import Path
 
 LOCK = threading.Lock()
 CANCELLED: list[object] = []
+JOURNAL: list[object] = []
+ANSWERS: dict[str, dict] = {}
+ANSWERED = threading.Condition()
 TOOLS = [
     "cancelled",
     "whoami",
@@ -29,7 +36,16 @@ TOOLS = [
     "grandchild",
     "environment",
     "notify",
+    "journal",
+    "ask",
+    "progress",
 ]
+SCHEMAS = {
+    "region": {
+        "type": "object",
+        "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+    },
+}
 
 
 def write(obj: object) -> None:
@@ -94,6 +110,40 @@ def call_tool(request_id: object, request: dict, raw: str) -> None:
             request_id,
             json.dumps({"cwd": str(Path.cwd()), "PEER_MARK": os.environ.get("PEER_MARK")}),
         )
+    elif name == "journal":
+        text(request_id, json.dumps(JOURNAL))
+    elif name == "region":
+        text(request_id, f"region {args.get('region')}")
+    elif name == "ask":
+        asked_id = f"peer-ask-{request_id}"
+        method = args.get("method", "sampling/createMessage")
+
+        def ask() -> None:
+            write({"jsonrpc": "2.0", "id": asked_id, "method": method, "params": {}})
+            with ANSWERED:
+                ANSWERED.wait_for(lambda: asked_id in ANSWERS, timeout=30)
+                answer = ANSWERS.pop(asked_id, None)
+            text(request_id, json.dumps(answer))
+
+        threading.Thread(target=ask, daemon=True).start()
+    elif name == "progress":
+        token = (params.get("_meta") or {}).get("progressToken")
+        steps = int(args.get("steps", 3))
+        for step in range(1, steps + 1):
+            if token is not None:
+                write(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "notifications/progress",
+                        "params": {
+                            "progressToken": token,
+                            "progress": step,
+                            "total": steps,
+                            "message": str(args.get("tag", "")),
+                        },
+                    }
+                )
+        text(request_id, json.dumps({"tag": args.get("tag"), "token": token}))
     elif name == "notify":
         write(
             {
@@ -122,10 +172,18 @@ def handle(raw: str) -> None:
         return
     method = request.get("method")
     request_id = request.get("id")
+    params = request.get("params")
+    name = params.get("name") if isinstance(params, dict) else None
+    JOURNAL.append({"method": method, "name": name, "id": request_id})
     if method == "notifications/cancelled":
         CANCELLED.append(request["params"]["requestId"])
+    if method is None and isinstance(request_id, str):
+        with ANSWERED:  # an answer to a request of ours (`ask`)
+            ANSWERS[request_id] = request
+            ANSWERED.notify_all()
+        return
     if method is None or "id" not in request:
-        return  # notifications and answers to our (never sent) requests
+        return  # notifications, and answers nobody asked for
     if method == "initialize":
         reply(
             request_id,
@@ -137,9 +195,9 @@ def handle(raw: str) -> None:
             },
         )
     elif method == "tools/list":
-        reply(
-            request_id, {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in TOOLS]}
-        )
+        tools = [{"name": n, "inputSchema": {"type": "object"}} for n in TOOLS]
+        tools += [{"name": n, "inputSchema": schema} for n, schema in SCHEMAS.items()]
+        reply(request_id, {"tools": tools})
     elif method == "tools/call":
         call_tool(request_id, request, raw)
     elif method == "ping":
