@@ -204,6 +204,11 @@ def test_progress_comes_first_on_the_requests_own_stream(
     assert messages[-1]["id"] == 5
     child_saw = json.loads(messages[-1]["result"]["content"][0]["text"])  # type: ignore[index]
     assert isinstance(child_saw["token"], int) and child_saw["token"] != "my-token"
+    # Something that is no progress token never reaches the child as one (a child that
+    # read 2.0 back as 2 must not aim it at another request).
+    odd = tool_call("progress", 6, token=2.0, tag="odd", steps=3)
+    (only,) = rpc_body(post(http, one_child, odd))
+    assert json.loads(only["result"]["content"][0]["text"])["token"] is None  # type: ignore[index]
     # A client that reads JSON only gets the result alone.
     json_only = {**modern_headers(body), "accept": "application/json"}
     plain = post(http, one_child, body, json_only)

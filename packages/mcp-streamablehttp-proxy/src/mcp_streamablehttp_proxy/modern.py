@@ -106,11 +106,18 @@ class ModernRequest:
     progress_token: Any
 
     def for_child(self) -> dict[str, Any]:
-        """The request as a handshake-era child reads it (the pool sets id and token)."""
+        """The request as a handshake-era child reads it (the pool sets id and token).
+
+        The client's own progress token never reaches the child, even one the
+        proxy does not recognise as a token (1.5, true): a child that reads it
+        back as another request's token must not send that request's client
+        somebody else's progress.
+        """
         params = dict(self.params)
         meta = params.pop("_meta", None)
         if isinstance(meta, dict):
-            kept = {k: v for k, v in meta.items() if k not in ENVELOPE_KEYS}
+            dropped = ENVELOPE_KEYS | {"progressToken"}
+            kept = {k: v for k, v in meta.items() if k not in dropped}
             if kept:
                 params["_meta"] = kept
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": self.method}
