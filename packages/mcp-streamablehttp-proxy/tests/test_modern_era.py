@@ -499,7 +499,7 @@ def test_pool_child_retires_at_its_age(tmp_path: Path, http: httpx2.Client) -> N
         assert "retired at 1s of age" in proxy.log()
 
 
-def test_unused_pool_child_beyond_the_warm_ones_ends(tmp_path: Path, http: httpx2.Client) -> None:
+def test_unused_pool_child_ends(tmp_path: Path, http: httpx2.Client) -> None:
     with running_proxy(tmp_path, "--pool-idle-timeout", "1") as proxy:
         pid = int(answer_text(post(http, proxy, tool_call("whoami"))))
         wait_until(lambda: gone(pid), what="the unused child ended")
