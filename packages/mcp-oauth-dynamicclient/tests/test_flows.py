@@ -8,6 +8,8 @@ import httpx2
 import pytest
 
 from testsupport.authserver import AuthServer
+from testsupport.github_standin import sign_in as github_sign_in
+from testsupport.oauth_browser import hidden_fields
 from testsupport.oauth_client import CLIENT_REDIRECT, pkce_pair
 
 pytestmark = pytest.mark.anyio
@@ -82,16 +84,34 @@ async def test_denying_consent_tells_the_client(auth: AuthServer) -> None:
     assert where.params["error"] == "access_denied" and where.params["state"] == "s1"
 
 
-async def test_consent_needs_the_csrf_token(auth: AuthServer) -> None:
+@pytest.mark.parametrize("guess", ["guessed", "ünïcödé", ""])
+async def test_consent_needs_the_csrf_token(auth: AuthServer, guess: str) -> None:
     client = await auth.register()
     _, challenge = pkce_pair()
     page = await auth.browser.get(auth.authorize_url(client.client_id, challenge))
     request_id = page.text.split('name="request_id" value="')[1].split('"')[0]
     forged = await auth.browser.post(
         f"{auth.url}/consent",
-        data={"request_id": request_id, "csrf_token": "guessed", "decision": "approve"},
+        data={"request_id": request_id, "csrf_token": guess, "decision": "approve"},
     )
     assert forged.status_code == 403
+    assert "security token did not match" in forged.text
+
+
+async def test_a_code_the_provider_refuses_is_a_400_page_not_a_502(auth: AuthServer) -> None:
+    """A changed, old or used upstream code is the browser's problem; 502 means ours."""
+    client = await auth.register()
+    _, challenge = pkce_pair()
+    page = await auth.browser.get(auth.authorize_url(client.client_id, challenge))
+    consented = await auth.browser.post(
+        f"{auth.url}/consent", data={**hidden_fields(page.text), "decision": "approve"}
+    )
+    back = await github_sign_in(auth.browser, consented.headers["location"], "alice")
+    changed = back.copy_set_param("code", "not-the-code-github-issued")
+    answer = await auth.browser.get(str(changed))
+    assert answer.status_code == 400
+    assert "Sign-in failed" in answer.text and "bad_verification_code" in answer.text
+    assert "location" not in answer.headers
 
 
 async def test_refresh_rotates_and_a_quick_retry_gets_the_same_successor(auth: AuthServer) -> None:
@@ -176,11 +196,15 @@ async def test_introspection_for_confidential_clients(auth: AuthServer) -> None:
         junk = await http.post(
             f"{auth.url}/introspect", data={"token": "junk"}, auth=(client.client_id, client.secret)
         )
+        missing = await http.post(
+            f"{auth.url}/introspect", data={"x": "1"}, auth=(client.client_id, client.secret)
+        )
         public = await auth.register()
         refused = await http.post(
             f"{auth.url}/introspect",
             data={"token": tokens["access_token"], "client_id": public.client_id},
         )
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
     body = active.json()
     assert body["active"] is True and body["sub"] == "github:1001"
     assert body["aud"] == auth.resource() and body["client_id"] == client.client_id

@@ -54,6 +54,11 @@ async def test_confidential_client_gets_secret_that_never_expires_by_default(
         ({"redirect_uris": ["javascript:alert(1)"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["https://u:p@app.example/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": [42]}, "invalid_redirect_uri"),
+        ({"redirect_uris": [" https://app.example/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://app.exa\nmple/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://app.example/c\tb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://app.example/cb\x00"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://bücher.example/cb"]}, "invalid_redirect_uri"),
         (
             {"redirect_uris": [CLIENT_REDIRECT], "grant_types": ["client_credentials"]},
             "invalid_client_metadata",

@@ -18,6 +18,7 @@ from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.upstream import (
     GitHubProvider,
     OidcProvider,
+    UpstreamCodeRefused,
     UpstreamError,
     UpstreamUser,
     UserNotAllowed,
@@ -185,7 +186,8 @@ async def test_allow_lists(
 async def test_wrong_code_is_refused(github_url: str, http: httpx2.AsyncClient) -> None:
     provider = GitHubProvider(github_settings(github_url, allowed_github_users="*"), http)
     challenge = await provider.start(state="s", redirect_uri=CALLBACK)
-    with pytest.raises(UpstreamError, match="bad_verification_code"):
+    # The browser's code was refused (a 400 page), not the gateway's setup (a 502).
+    with pytest.raises(UpstreamCodeRefused, match="bad_verification_code"):
         await provider.finish(
             code="0" * 20, redirect_uri=CALLBACK, code_verifier=challenge.code_verifier, nonce=""
         )
@@ -234,6 +236,7 @@ async def test_wrong_client_secret_is_refused_without_echoing_it(
     with pytest.raises(UpstreamError, match="incorrect_client_credentials") as refused:
         await signed_in(provider, http, "hubot")
     assert "not-the-secret-4711" not in str(refused.value)
+    assert not isinstance(refused.value, UpstreamCodeRefused)  # the gateway's setup: a 502
 
 
 async def test_redirect_uri_must_match_between_authorize_and_token(

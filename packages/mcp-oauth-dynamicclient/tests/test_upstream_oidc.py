@@ -28,6 +28,7 @@ from joserfc.jwk import RSAKey
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.upstream import (
     OidcProvider,
+    UpstreamCodeRefused,
     UpstreamError,
     UpstreamUser,
     UserNotAllowed,
@@ -281,7 +282,7 @@ async def test_refused(
 async def test_wrong_code_is_refused(provider_mock: OidcMock, http: httpx2.AsyncClient) -> None:
     provider = OidcProvider(oidc_settings(provider_mock.issuer, oidc_allowed_subjects="*"), http)
     challenge = await provider.start(state="s", redirect_uri=CALLBACK)
-    with pytest.raises(UpstreamError, match="refused the code: HTTP 400 invalid_grant"):
+    with pytest.raises(UpstreamCodeRefused, match="refused the code: HTTP 400 invalid_grant"):
         await provider.finish(
             code="not-a-code",
             redirect_uri=CALLBACK,
@@ -446,8 +447,9 @@ async def test_public_client_sends_no_secret(
     proxy, issuer = relay
     settings = oidc_settings(issuer, oidc_allowed_subjects="*", oidc_client_secret="")
     # This provider only knows confidential clients, so it refuses; the request is what counts.
-    with pytest.raises(UpstreamError, match="HTTP 401 invalid_client"):
+    with pytest.raises(UpstreamError, match="HTTP 401 invalid_client") as refused:
         await signed_in(OidcProvider(settings, http), http, "alice-sub-1")
+    assert not isinstance(refused.value, UpstreamCodeRefused)  # the gateway's setup: a 502
     headers, form = proxy.token_requests[-1]
     assert "authorization" not in headers and "client_secret" not in form
     assert form["client_id"] == [CLIENT_ID]

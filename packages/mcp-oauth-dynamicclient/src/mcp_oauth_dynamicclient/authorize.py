@@ -29,7 +29,12 @@ from mcp_oauth_dynamicclient.errors import NO_STORE, OAuthError
 from mcp_oauth_dynamicclient.grants import Grants
 from mcp_oauth_dynamicclient.resources import Resources
 from mcp_oauth_dynamicclient.storage import Store, digest
-from mcp_oauth_dynamicclient.upstream import IdentityProvider, UpstreamError, UserNotAllowed
+from mcp_oauth_dynamicclient.upstream import (
+    IdentityProvider,
+    UpstreamCodeRefused,
+    UpstreamError,
+    UserNotAllowed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +255,8 @@ class AuthorizeEndpoints:
         browser = self._browser(request)
         if not browser or digest(browser) != pending["binding"]:
             return error_page(403, "Request refused", "This consent was not given in this browser.")
-        if not secrets.compare_digest(str(form.get("csrf_token", "")), pending["csrf"]):
+        presented = str(form.get("csrf_token", "")).encode()  # bytes: any text compares
+        if not secrets.compare_digest(presented, str(pending["csrf"]).encode()):
             return error_page(403, "Request refused", "The form's security token did not match.")
         if form.get("decision") != "approve":
             log.info("user denied client %s", pending["client_id"])
@@ -321,6 +327,14 @@ class AuthorizeEndpoints:
                 "Access denied",
                 f"You signed in as {exc.user.login}, who is not allowed to use this gateway.",
                 "Ask the gateway's operator to add you to its allow-list.",
+            )
+        except UpstreamCodeRefused as exc:
+            return error_page(
+                400,
+                "Sign-in failed",
+                str(exc),
+                "The sign-in was too old, already used or changed. Start again from your "
+                "application.",
             )
         except UpstreamError as exc:
             return error_page(502, "Sign-in failed", str(exc))

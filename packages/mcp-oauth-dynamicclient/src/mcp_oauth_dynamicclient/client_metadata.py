@@ -8,6 +8,7 @@ free port at run time.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ STRING_FIELDS = (
 )
 MAX_REDIRECT_URIS = 20
 MAX_FIELD_LENGTH = 2000
+URI_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # RFC 3986: no spaces, controls or non-ASCII
 
 
 def invalid_metadata(description: str) -> OAuthError:
@@ -40,6 +42,13 @@ def redirect_uri_problem(uri: object) -> str | None:
         return "a redirect URI must be a non-empty string"
     if len(uri) > MAX_FIELD_LENGTH:
         return "redirect URI too long"
+    if not URI_CHARACTERS.fullmatch(uri):
+        # urlsplit drops tabs and line breaks and strips spaces, so it would vet a URI
+        # other than the one stored and later sent to the browser.
+        return (
+            "a redirect URI must be printable ASCII without spaces; percent-encode the rest: "
+            + ascii(uri)
+        )
     if "*" in uri:
         return f"wildcards are not allowed in redirect URIs: {uri}"
     try:

@@ -15,6 +15,7 @@ import httpx2
 from mcp_fetch_streamablehttp_server.resolver import Resolver
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +30,7 @@ from mcp_oauth_dynamicclient.grants import Grants
 from mcp_oauth_dynamicclient.keys import SigningKeys, load_signing_keys
 from mcp_oauth_dynamicclient.metadata import MetadataEndpoints
 from mcp_oauth_dynamicclient.metadata_documents import MetadataDocuments
+from mcp_oauth_dynamicclient.openapi import openapi_description
 from mcp_oauth_dynamicclient.ratelimit import Limit, RateLimiter, parse_networks
 from mcp_oauth_dynamicclient.registration import RegistrationEndpoints
 from mcp_oauth_dynamicclient.resources import Resources
@@ -38,6 +40,7 @@ from mcp_oauth_dynamicclient.tokens import AccessTokens
 from mcp_oauth_dynamicclient.upstream import build_provider
 
 log = logging.getLogger(__name__)
+HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -129,6 +132,11 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             return JSONResponse({"status": "unavailable", "redis": "unreachable"}, 503)
         return no_store_json({"status": "ok", "version": __version__, "redis": "ok"})
 
+    description = openapi_description(settings)
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(description, headers={"Cache-Control": "public, max-age=300"})
+
     async def unavailable(request: Request, exc: Exception) -> Response:
         log.error("storage unavailable on %s: %s", request.url.path, type(exc).__name__)
         return JSONResponse(
@@ -137,8 +145,22 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             headers={"Retry-After": "5", "Cache-Control": "no-store"},
         )
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Starlette's own refusals (no such route, wrong method, a malformed form) as JSON."""
+        assert isinstance(exc, HTTPException)
+        error = HTTP_ERRORS.get(exc.status_code, "invalid_request")
+        return no_store_json(
+            {"error": error, "error_description": str(exc.detail)},
+            exc.status_code,
+            dict(exc.headers or {}),
+        )
+
     return Starlette(
-        exception_handlers={RedisError: unavailable, ConnectionError: unavailable},
+        exception_handlers={
+            RedisError: unavailable,
+            ConnectionError: unavailable,
+            HTTPException: http_error,
+        },
         routes=[
             # First: Traefik asks this before every MCP request.
             route("/verify", lambda g: g.forward_auth.verify, ["GET", "POST", "HEAD"]),
@@ -169,6 +191,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             route("/introspect", lambda g: g.tokens.introspect, ["POST"]),
             Route("/jwks", jwks, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

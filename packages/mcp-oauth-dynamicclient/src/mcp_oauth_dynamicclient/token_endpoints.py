@@ -110,9 +110,12 @@ class TokenEndpoints:
                 raise invalid_client("introspection needs an authenticated (confidential) client")
         except OAuthError as exc:
             return exc.response()
+        token = _field(form, "token")
+        if not token:  # RFC 7662 §2.1: REQUIRED
+            return OAuthError("invalid_request", "token is required").response()
         inactive = no_store_json({"active": False})
         try:
-            claims = self.access.verify(_field(form, "token"))
+            claims = self.access.verify(token)
         except InvalidToken:
             return inactive
         if claims["client_id"] != client.client_id or await self.grants.is_revoked(claims):

@@ -8,6 +8,7 @@ from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.upstream.base import (
     IdentityProvider,
     UpstreamChallenge,
+    UpstreamCodeRefused,
     UpstreamError,
     UpstreamUser,
     UserNotAllowed,
@@ -30,6 +31,7 @@ __all__ = [
     "IdentityProvider",
     "OidcProvider",
     "UpstreamChallenge",
+    "UpstreamCodeRefused",
     "UpstreamError",
     "UpstreamUser",
     "UserNotAllowed",

@@ -40,6 +40,13 @@ class UpstreamError(Exception):
     """The upstream provider failed or refused (network error, bad code, bad ID token)."""
 
 
+class UpstreamCodeRefused(UpstreamError):
+    """The provider refused the code the browser brought back: invalid, expired or used.
+
+    The browser's fault (or an old link), not the provider's or the gateway's.
+    """
+
+
 class UserNotAllowed(Exception):
     """The user signed in upstream but is not on this gateway's allow-lists."""
 

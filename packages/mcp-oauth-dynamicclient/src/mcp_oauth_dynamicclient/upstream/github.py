@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[im
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.upstream.base import (
     UpstreamChallenge,
+    UpstreamCodeRefused,
     UpstreamError,
     UpstreamUser,
     UserNotAllowed,
@@ -137,7 +138,10 @@ class GitHubProvider:
             # GitHub reports a refused code with HTTP 200 and an error member.
             error = str(body.get("error"))[:80]
             detail = str(body.get("error_description") or "")[:200]
-            raise UpstreamError(f"GitHub refused the authorization code: {error} ({detail})")
+            refused = f"GitHub refused the authorization code: {error} ({detail})"
+            if error == "bad_verification_code":  # invalid, expired or used: not our setup
+                raise UpstreamCodeRefused(refused)
+            raise UpstreamError(refused)
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise UpstreamError("GitHub token endpoint answered without an access token")

@@ -26,6 +26,7 @@ from joserfc.jwk import KeySet
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.upstream.base import (
     UpstreamChallenge,
+    UpstreamCodeRefused,
     UpstreamError,
     UpstreamUser,
     UserNotAllowed,
@@ -221,10 +222,12 @@ class OidcProvider:
         body = _json(response, "token endpoint")
         if response.status_code != 200 or not isinstance(body, dict):
             error = body.get("error") if isinstance(body, dict) else None
-            raise UpstreamError(
-                f"OIDC token endpoint refused the code: HTTP {response.status_code}"
-                + (f" {str(error)[:80]}" if error else "")
+            refused = f"OIDC token endpoint refused the code: HTTP {response.status_code}" + (
+                f" {str(error)[:80]}" if error else ""
             )
+            if response.status_code == 400 and error == "invalid_grant":  # the code, not us
+                raise UpstreamCodeRefused(refused)
+            raise UpstreamError(refused)
         return body
 
     async def _verify(self, meta: ProviderMetadata, id_token: str, nonce: str) -> dict[str, Any]:
