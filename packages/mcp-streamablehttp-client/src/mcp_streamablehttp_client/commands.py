@@ -88,7 +88,8 @@ async def session(auth: GatewayAuth, settings: Settings) -> AsyncIterator[Client
         async with (
             httpx2.AsyncClient(auth=auth, timeout=timeout) as http,
             Client(
-                streamable_http_client(settings.server_url, http_client=http), mode="legacy"
+                streamable_http_client(settings.server_url, http_client=http),
+                mode="auto" if settings.protocol == "auto" else "legacy",
             ) as client,
         ):
             yield client

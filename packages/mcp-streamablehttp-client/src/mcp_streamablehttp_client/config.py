@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 AuthMethod = Literal["none", "client_secret_basic", "client_secret_post"]
+# "auto": ask the server (server/discover) and speak 2026-07-28 when it does, else
+# the handshake; "handshake": always the initialize handshake and sessions.
+Protocol = Literal["auto", "handshake"]
 
 
 def default_credentials_file() -> Path:
@@ -50,6 +53,8 @@ class Settings(BaseSettings):
     refresh_margin: float = 60.0
     # Seconds an HTTP request to the server may take (streams excepted).
     http_timeout: float = 30.0
+    # Which protocol era to speak to the server (the stdio side always takes a handshake).
+    protocol: Protocol = "auto"
     log_level: LogLevel = Field(
         "WARNING", validation_alias=AliasChoices("MCP_CLIENT_LOG_LEVEL", "LOG_LEVEL", "log_level")
     )
