@@ -64,7 +64,9 @@ async def test_a_tool_reserved_for_other_users_is_a_plain_403(policed: AuthServe
     refused = await policed.verify(tokens["access_token"], **call("environmentDump"))
     assert refused.status_code == 403
     assert "www-authenticate" not in refused.headers  # no step-up can help
-    assert refused.json()["error"] == "access_denied"
+    error = refused.json()["error"]  # a JSON-RPC error, which MCP clients show as it is
+    assert error["code"] == -32003 and error["data"]["error"] == "access_denied"
+    assert "environmentDump" in error["message"]
     assert (await policed.verify(tokens["access_token"], **call("echo"))).status_code == 200
 
 
@@ -84,7 +86,7 @@ async def test_handshake_requests_follow_the_service_rule(policed: AuthServer) -
         "Mcp-Name": "echo",
     }
     denied = await policed.verify(echo["access_token"], **handshake)
-    assert denied.status_code == 403 and "2026-07-28" in denied.json()["error_description"]
+    assert denied.status_code == 403 and "2026-07-28" in denied.json()["error"]["message"]
     assert (await policed.verify(echo["access_token"])).status_code == 403  # no headers at all
     allowed = await policed.verify(other["access_token"], "echo-stateful", **handshake)
     assert allowed.status_code == 200  # no policy for this service

@@ -22,10 +22,30 @@ from mcp_oauth_dynamicclient.tokens import AccessTokens, InvalidToken
 log = logging.getLogger(__name__)
 
 REALM = "mcp-gateway"
+# JSON-RPC implementation-defined server error: the gateway's policy refuses the call.
+FORBIDDEN = -32003
 
 
 def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _policy_refusal(reason: str) -> Response:
+    """A plain 403 no token can fix, as a JSON-RPC error: Traefik hands this body to the
+    MCP client, whose SDK shows a JSON-RPC error's message (and nothing of other bodies)."""
+    return JSONResponse(
+        {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {
+                "code": FORBIDDEN,
+                "message": f"Forbidden by the gateway's policy: {reason}",
+                "data": {"error": "access_denied", "error_description": reason},
+            },
+        },
+        status_code=403,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 class ForwardAuth:
@@ -121,11 +141,7 @@ class ForwardAuth:
                 scope=" ".join(dict.fromkeys([*granted, *decision.missing_scopes])),
             )
         if not decision.allowed:
-            return JSONResponse(
-                {"error": "access_denied", "error_description": decision.reason},
-                status_code=403,
-                headers={"Cache-Control": "no-store"},
-            )
+            return _policy_refusal(decision.reason)
         return Response(
             status_code=200,
             headers={

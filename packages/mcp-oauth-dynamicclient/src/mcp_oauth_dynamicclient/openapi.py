@@ -161,6 +161,24 @@ def _schemas() -> dict[str, Schema]:
             "required": ["error", "error_description"],
             "properties": {"error": _string(minLength=1), "error_description": _string()},
         },
+        "PolicyRefusal": {
+            "type": "object",
+            "description": "a JSON-RPC error (MCP clients show its message): refused by policy",
+            "required": ["jsonrpc", "id", "error"],
+            "properties": {
+                "jsonrpc": {"const": "2.0"},
+                "id": {"type": "null"},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "data"],
+                    "properties": {
+                        "code": {"const": -32003},
+                        "message": _string(minLength=1),
+                        "data": schema("OAuthError"),
+                    },
+                },
+            },
+        },
         "AuthorizationServerMetadata": {
             "type": "object",
             "description": "RFC 8414",
@@ -476,7 +494,16 @@ def _verify(method: str) -> Schema:
             "401": answer(
                 "no token, or a bad, expired, foreign or revoked one", "WWW-Authenticate"
             ),
-            "403": answer("insufficient_scope (step up) or access_denied by policy"),
+            "403": (
+                empty("insufficient_scope (step up) or refused by policy", "WWW-Authenticate")
+                if body
+                else json_answer(
+                    "insufficient_scope (step up: OAuthError and WWW-Authenticate), or "
+                    "refused by policy (PolicyRefusal: no token can help)",
+                    {"oneOf": [schema("OAuthError"), schema("PolicyRefusal")]},
+                    "WWW-Authenticate",
+                )
+            ),
             "404": answer("the path names no MCP service of this gateway"),
             "503": answer("cannot check revocation: fail closed", "Retry-After"),
         },
