@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -27,6 +28,7 @@ from mcp_oauth_dynamicclient.clients import Client, ClientRegistry
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.errors import NO_STORE, OAuthError
 from mcp_oauth_dynamicclient.grants import Grants
+from mcp_oauth_dynamicclient.request_bodies import BodyTooLarge, is_form, read_form
 from mcp_oauth_dynamicclient.resources import Resources
 from mcp_oauth_dynamicclient.storage import Store, digest
 from mcp_oauth_dynamicclient.upstream import (
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 PENDING_SECONDS = 600
+CONSENT_FORM_BYTES = 4096  # request_id, csrf_token, decision
 PAGE_HEADERS = {
     **NO_STORE,
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -245,7 +248,10 @@ class AuthorizeEndpoints:
     # --- POST /consent ---------------------------------------------------------
 
     async def consent(self, request: Request) -> Response:
-        form = await request.form()
+        try:
+            form = await read_form(request, CONSENT_FORM_BYTES) if is_form(request) else FormData()
+        except (BodyTooLarge, ValueError):
+            return error_page(400, "Request refused", "The consent form is not one this page sent.")
         request_id = str(form.get("request_id", ""))
         pending = await self.store.pop_json("pending", request_id) if request_id else None
         if pending is None:

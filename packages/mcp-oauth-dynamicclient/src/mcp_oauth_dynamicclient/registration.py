@@ -17,6 +17,7 @@ from mcp_oauth_dynamicclient.clients import Client, ClientRegistry, same_secret
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.errors import NO_STORE, OAuthError, no_store_json
 from mcp_oauth_dynamicclient.grants import Grants
+from mcp_oauth_dynamicclient.request_bodies import BodyTooLarge, read_capped
 from mcp_oauth_dynamicclient.storage import digest
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,12 @@ def _bearer(request: Request) -> str:
 async def _json_body(request: Request) -> Any:
     if "json" not in request.headers.get("content-type", ""):
         raise OAuthError("invalid_client_metadata", "send the metadata as application/json")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise OAuthError("invalid_client_metadata", f"metadata larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = await read_capped(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise OAuthError(
+            "invalid_client_metadata", f"metadata larger than {MAX_BODY_BYTES} bytes"
+        ) from None
     try:
         return json.loads(body)
     except ValueError:

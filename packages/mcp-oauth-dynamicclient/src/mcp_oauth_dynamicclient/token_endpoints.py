@@ -11,6 +11,7 @@ from starlette.responses import Response
 from mcp_oauth_dynamicclient.clients import Client, ClientRegistry
 from mcp_oauth_dynamicclient.errors import NO_STORE, OAuthError, invalid_client, no_store_json
 from mcp_oauth_dynamicclient.grants import Grants
+from mcp_oauth_dynamicclient.request_bodies import BodyTooLarge, is_form, read_form
 from mcp_oauth_dynamicclient.tokens import AccessTokens, InvalidToken
 
 log = logging.getLogger(__name__)
@@ -24,11 +25,14 @@ def _field(form: FormData, name: str) -> str:
 
 
 async def _form(request: Request) -> FormData:
-    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+    if not is_form(request):
         raise OAuthError("invalid_request", "send parameters as application/x-www-form-urlencoded")
-    if len(await request.body()) > MAX_FORM_BYTES:
-        raise OAuthError("invalid_request", "request too large")
-    return await request.form()
+    try:
+        return await read_form(request, MAX_FORM_BYTES)
+    except BodyTooLarge:
+        raise OAuthError("invalid_request", f"request larger than {MAX_FORM_BYTES} bytes") from None
+    except ValueError:
+        raise OAuthError("invalid_request", "too many form fields") from None
 
 
 class TokenEndpoints:
