@@ -15,6 +15,8 @@ from testsupport.oauth_client import TokenFor, login, register, sdk_auth
 pytestmark = pytest.mark.anyio
 
 SERVICES = ["echo-stateless", "echo-stateful", "fetch", "time", "everything"]
+# The handshake (2024-11-05 … 2025-11-25, sessions) and 2026-07-28 (per-request).
+ERAS = ["legacy", "2026-07-28"]
 # One tool call per service that proves the service itself answered.
 CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
     "echo-stateless": ("echo", {"message": "hello stateless"}, "hello stateless"),
@@ -43,18 +45,22 @@ async def test_unauthenticated_requests_get_401_leading_to_the_server(
     assert meta["registration_endpoint"] == f"{gateway.gateway_url}/register"
 
 
+@pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("service", SERVICES)
 async def test_the_sdk_client_signs_in_by_itself_and_calls_tools(
-    gateway: Stack, service: str
+    gateway: Stack, service: str, era: str
 ) -> None:
-    """Discovery, registration, consent, sign-in and the call: all the SDK's own OAuth."""
+    """Discovery, registration, consent, sign-in and the call: all the SDK's own OAuth,
+    the same whichever protocol era the client speaks."""
     url = f"{gateway.gateway_url}/{service}/mcp"
     tool, arguments, expected = CALLS[service]
-    async with mcp_client(url, auth=sdk_auth(url)) as client:
+    async with mcp_client(url, auth=sdk_auth(url), mode=era) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
         result = await client.call_tool(tool, arguments)
+        spoken = client.protocol_version
     assert tool in tools
     assert expected in text_of(result)
+    assert spoken == ("2025-11-25" if era == "legacy" else era)
 
 
 async def test_identity_reaches_the_service_and_forged_headers_do_not(
@@ -152,3 +158,28 @@ async def test_server_to_client_requests_and_progress_stream_through_traefik(
         "progress 2",
         "progress result",
     ]
+
+
+async def test_progress_streams_through_traefik_in_the_modern_era(
+    gateway: Stack, token_for: TokenFor
+) -> None:
+    """A 2026-07-28 request's own response is the stream: progress first, then the result."""
+    events: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        events.append(f"progress {value:g}")
+
+    async with mcp_client(
+        f"{gateway.gateway_url}/everything/mcp",
+        token=await token_for("everything"),
+        mode="2026-07-28",
+        read_timeout_seconds=60,
+    ) as client:
+        progressed = await client.call_tool(
+            "trigger-long-running-operation",
+            {"duration": 1, "steps": 2},
+            progress_callback=on_progress,
+        )
+        events.append("result")
+    assert "completed" in text_of(progressed)
+    assert events == ["progress 1", "progress 2", "result"]
