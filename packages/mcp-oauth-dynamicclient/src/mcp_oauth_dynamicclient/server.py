@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from mcp_oauth_dynamicclient import __version__
 from mcp_oauth_dynamicclient.authorize import AuthorizeEndpoints
@@ -95,6 +96,30 @@ async def build_gateway(
     )
 
 
+class AuthApp(Starlette):
+    """The app, with /verify answered before Starlette's middleware and router.
+
+    Traefik asks /verify before every MCP request, so it skips the layers it does
+    not need: it catches its own storage errors and raises nothing else.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway: Gateway | None = getattr(self.state, "gateway", None)
+        if (
+            gateway is not None
+            and scope["type"] == "http"
+            and scope["path"] == "/verify"
+            and scope["method"] in VERIFY_METHODS
+        ):
+            response = await gateway.forward_auth.verify(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+VERIFY_METHODS = ("GET", "POST", "HEAD")
+
+
 def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None) -> Starlette:
     """`resolver` is a seam for tests of metadata-document fetching (DNS answers)."""
     settings = settings or Settings()
@@ -155,15 +180,15 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             dict(exc.headers or {}),
         )
 
-    return Starlette(
+    return AuthApp(
         exception_handlers={
             RedisError: unavailable,
             ConnectionError: unavailable,
             HTTPException: http_error,
         },
         routes=[
-            # First: Traefik asks this before every MCP request.
-            route("/verify", lambda g: g.forward_auth.verify, ["GET", "POST", "HEAD"]),
+            # Answered by AuthApp itself; listed for the method check and the description.
+            route("/verify", lambda g: g.forward_auth.verify, list(VERIFY_METHODS)),
             route(
                 "/.well-known/oauth-authorization-server",
                 lambda g: g.metadata.authorization_server,
