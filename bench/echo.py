@@ -26,12 +26,13 @@ CONCURRENCY = (1, 16)
 DURATION = 4.0
 
 
-def _client_factory(url: str, token: str | None = None) -> ClientFactory:
-    """One MCP session per simulated client, calling `echo` and failing on a tool error."""
+def _client_factory(url: str, token: str | None = None, mode: str = "legacy") -> ClientFactory:
+    """One MCP client per simulated client (a session in the handshake era), calling `echo`
+    and failing on a tool error."""
 
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Call]:
-        async with mcp_client(url, token=token) as client:
+        async with mcp_client(url, token=token, mode=mode) as client:
 
             async def call() -> object:
                 result = await client.call_tool("echo", {"message": "ping"})

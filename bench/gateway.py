@@ -1,10 +1,11 @@
-"""Through the gateway vs straight to the service: tool calls/s and p50/p99, 16 sessions.
+"""Through the gateway vs straight to the service: tool calls/s and p50/p99, 16 clients.
 
 The local stack (scripts/stack.py) runs the real Traefik with the production
 routes, ForwardAuth included: every call through the gateway is first checked
 by the auth service's /verify. The same echo server is measured through it
 (with a real access token, obtained through consent and sign-in) and
-directly, with the same client, in the same run.
+directly, with the same client, in the same run; through the gateway in both
+protocol eras: handshake-era sessions and 2026-07-28 per-request calls.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ CONCURRENCY = 16
 DURATION = 5.0
 
 
-async def _measure(targets: dict[str, tuple[str, str | None]]) -> list[Result]:
+MODERN = "2026-07-28"
+
+
+async def _measure(targets: dict[str, tuple[str, str | None, str]]) -> list[Result]:
     results = []
-    for subject, (url, token) in targets.items():
+    for subject, (url, token, mode) in targets.items():
         results.append(
             await run_load(
                 subject,
-                _client_factory(url, token),
+                _client_factory(url, token, mode),
                 concurrency=CONCURRENCY,
                 duration=DURATION,
             )
@@ -48,15 +52,25 @@ def main() -> None:
             results = asyncio.run(
                 _measure(
                     {
-                        f"{service} direct": (f"{direct[service]}/mcp", None),
-                        f"{service} via gateway": (routed, token),
+                        f"{service} direct": (f"{direct[service]}/mcp", None, "legacy"),
+                        f"{service} via gateway": (routed, token, "legacy"),
+                        f"{service} direct, {MODERN}": (f"{direct[service]}/mcp", None, MODERN),
+                        f"{service} via gateway, {MODERN}": (routed, token, MODERN),
                     }
                 )
             )
             print_table(
-                f"{service}: {CONCURRENCY} sessions, echo tool calls",
+                f"{service}: {CONCURRENCY} clients, echo tool calls (handshake era unless named)",
                 f"{service} direct",
                 results,
+            )
+            by_subject = {r.subject: r.per_second for r in results}
+            modern = by_subject[f"{service} via gateway, {MODERN}"]
+            handshake = by_subject[f"{service} via gateway"]
+            print(
+                f"via gateway: {MODERN} / handshake era = {modern / handshake:.2f}x; "
+                f"gateway / direct in {MODERN} = "
+                f"{modern / by_subject[f'{service} direct, {MODERN}']:.2f}x"
             )
     finally:
         stack.stop()

@@ -113,7 +113,7 @@ def print_table(title: str, baseline: str, results: Sequence[Result]) -> None:
     base = {r.concurrency: r for r in results if r.subject == baseline}
     print(f"\n{title}")
     header = (
-        f"{'subject':<34}{'conc':>5}{'calls/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'subject':<40}{'conc':>5}{'calls/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'errors':>8}{'ratio':>8}"
     )
     print(header)
@@ -122,7 +122,7 @@ def print_table(title: str, baseline: str, results: Sequence[Result]) -> None:
         ref = base.get(r.concurrency)
         ratio = r.per_second / ref.per_second if ref and ref.per_second else float("nan")
         print(
-            f"{r.subject:<34}{r.concurrency:>5}{r.per_second:>11.1f}{r.p50_ms:>9.2f}"
+            f"{r.subject:<40}{r.concurrency:>5}{r.per_second:>11.1f}{r.p50_ms:>9.2f}"
             f"{r.p99_ms:>9.2f}{r.errors:>8}{ratio:>7.2f}x"
         )
     print(f"(ratio: calls/s against {baseline!r} at the same concurrency, same run)")
