@@ -37,7 +37,7 @@ def record_echo(store: SessionStore) -> EchoHook:
 
 def register_session_tools(server: MCPServer, store: SessionStore) -> None:
     @server.tool(name="replayLastEcho", description="Replay this session's last echoed message.")
-    def replay_last_echo(ctx: Context) -> str:
+    async def replay_last_echo(ctx: Context) -> str:
         session_id = session_id_of(ctx)
         state = store.get(session_id) if session_id else None
         if state is None:
@@ -51,7 +51,7 @@ def register_session_tools(server: MCPServer, store: SessionStore) -> None:
         name="sessionInfo",
         description="This session's id, age, activity, message count and queue, and live sessions.",
     )
-    def session_info(ctx: Context) -> str:
+    async def session_info(ctx: Context) -> str:
         session_id = session_id_of(ctx)
         state = store.get(session_id) if session_id else None
         if state is None:

@@ -2,7 +2,8 @@
 
 Each tool reads the HTTP request it was called with from the SDK's request
 context, never from shared state, so concurrent calls cannot see each other's
-headers.
+headers. They are coroutines: none of them blocks, and a plain function would
+cost a hop to a worker thread on every call.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def register_diagnostic_tools(
     cors = CorsPolicy(diag.settings.allowed_origins)
 
     @server.tool(name="echo", description="Echo a message back unchanged.")
-    def echo(
+    async def echo(
         message: Annotated[str, Field(description="The text to send back")],
         ctx: Context,
     ) -> str:
@@ -110,7 +111,7 @@ def register_diagnostic_tools(
             "Credentials are masked unless that header is asked for by name."
         ),
     )
-    def print_header(
+    async def print_header(
         ctx: Context,
         header_name: Annotated[
             str | None, Field(description="A header name (case-insensitive); omit for all")
@@ -135,7 +136,7 @@ def register_diagnostic_tools(
             "its signature: for debugging what the gateway issued."
         ),
     )
-    def bearer_decode(
+    async def bearer_decode(
         ctx: Context,
         includeRaw: Annotated[bool, Field(description="Also show the raw token")] = False,
     ) -> str:
@@ -167,7 +168,7 @@ def register_diagnostic_tools(
         name="authContext",
         description="Show the identity the gateway passed to this server (X-User-* headers).",
     )
-    def auth_context(ctx: Context) -> str:
+    async def auth_context(ctx: Context) -> str:
         headers = headers_of(ctx)
         rows: dict[str, object] = {name: headers.get(name, "(absent)") for name in IDENTITY_HEADERS}
         token = bearer_token(headers)
@@ -192,7 +193,7 @@ def register_diagnostic_tools(
         name="requestTiming",
         description="Server-side timing of this call, uptime and process figures.",
     )
-    def request_timing(ctx: Context) -> str:
+    async def request_timing(ctx: Context) -> str:
         now = time.perf_counter()
         request = request_of(ctx)
         received = request.scope.get("state", {}).get(RECEIVED_AT) if request else None
@@ -216,7 +217,7 @@ def register_diagnostic_tools(
         name="corsAnalysis",
         description="Show the Origin and CORS request headers and what this server answers.",
     )
-    def cors_analysis(ctx: Context) -> str:
+    async def cors_analysis(ctx: Context) -> str:
         headers = headers_of(ctx)
         request = request_of(ctx)
         scheme = request.url.scheme if request else "http"
@@ -256,7 +257,7 @@ def register_diagnostic_tools(
             "showSecrets reveals them only if the operator enabled MCP_ECHO_ALLOW_SECRET_REVEAL."
         ),
     )
-    def environment_dump(
+    async def environment_dump(
         showSecrets: Annotated[
             bool, Field(description="Reveal secret values (needs operator consent)")
         ] = False,
@@ -297,7 +298,7 @@ def register_diagnostic_tools(
         name="healthProbe",
         description="Host and process health: CPU, memory, disk, process and uptime.",
     )
-    def health_probe() -> str:
+    async def health_probe() -> str:
         host = host_figures()
         proc = process_figures(diag.process)
         worst = max(host.memory_percent, host.disk_percent)
@@ -312,7 +313,7 @@ def register_diagnostic_tools(
         return _lines("Health probe:", rows)
 
     @server.tool(name="whoIStheGOAT", description="A harmless easter egg.")
-    def who_is_the_goat(ctx: Context) -> str:
+    async def who_is_the_goat(ctx: Context) -> str:
         name = headers_of(ctx).get("x-user-name")
         who = name or "whoever keeps their tokens short-lived and their scopes narrow"
         return (
