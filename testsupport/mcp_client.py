@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx2
@@ -19,18 +19,24 @@ async def mcp_client(
     token: str | None = None,
     auth: httpx2.Auth | None = None,
     mode: str = "legacy",
+    on_response: Callable[[httpx2.Response], Awaitable[None]] | None = None,
+    http_timeout: float = 30.0,
     **client_kwargs: Any,
 ) -> AsyncIterator[Client]:
     """`mode`: "legacy" (initialize handshake), "auto", or a modern version such as "2026-07-28".
 
     `token` sends a bearer token; `auth` lets an httpx2 auth flow (the SDK's
-    OAuthClientProvider) obtain one itself.
+    OAuthClientProvider) obtain one itself; `on_response` sees every HTTP
+    answer (to learn the Mcp-Session-Id, say); `http_timeout` bounds each HTTP exchange.
     """
     sent = dict(headers or {})
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
+    hooks = {"response": [on_response]} if on_response else {}
     async with (
-        httpx2.AsyncClient(headers=sent, auth=auth, timeout=30.0) as http,
+        httpx2.AsyncClient(
+            headers=sent, auth=auth, timeout=http_timeout, event_hooks=hooks
+        ) as http,
         Client(
             streamable_http_client(url, http_client=http),
             mode=mode,
