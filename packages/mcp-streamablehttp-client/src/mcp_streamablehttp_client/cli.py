@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bridge: start the browser sign-in itself when not signed in "
         "(MCP_CLIENT_BROWSER_LOGIN)",
     )
+    parser.add_argument(
+        "--protocol",
+        choices=["auto", "handshake"],
+        help="auto: 2026-07-28 when the server speaks it (server/discover), else the "
+        "handshake; handshake: always initialize and sessions (MCP_CLIENT_PROTOCOL)",
+    )
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--log-file", help="also log to this file (LOG_FILE)")
     group = parser.add_mutually_exclusive_group()
@@ -101,6 +107,8 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         values["open_browser"] = False
     if args.browser_login:
         values["browser_login"] = True
+    if args.protocol:
+        values["protocol"] = args.protocol
     if args.log_level:
         values["log_level"] = args.log_level
     if args.log_file:
