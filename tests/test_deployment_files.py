@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -118,3 +119,15 @@ def test_the_local_stack_runs_the_production_static_configuration(tmp_path: Path
     assert local["experimental"] == static["experimental"]
     assert local["accessLog"]["fields"] == static["accessLog"]["fields"]
     assert list(local["providers"]) == ["file"] and "certificatesResolvers" not in local
+
+
+def test_every_compose_variable_is_in_the_env_example_with_a_comment() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    example = (ROOT / ".env.example").read_text().splitlines()
+    variables = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose))
+    assert len(variables) > 20
+    for name in sorted(variables):
+        line = next((i for i, text in enumerate(example) if text.startswith(f"{name}=")), None)
+        assert line is not None, f"{name} is not in .env.example"
+        above = next(text for text in reversed(example[:line]) if not re.match(r"[A-Z_]+=", text))
+        assert above.startswith("# "), f"{name} has no comment in .env.example"
