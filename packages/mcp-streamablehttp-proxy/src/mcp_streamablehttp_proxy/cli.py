@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(MCP_PROXY_POOL_IDLE_TIMEOUT, default 300)",
     )
     parser.add_argument(
+        "--pool-client-capabilities",
+        help="client capabilities declared to pool children, whose requests of that kind "
+        "reach 2026-07-28 clients as input_required rounds; comma-separated, empty = none "
+        "(MCP_PROXY_POOL_CLIENT_CAPABILITIES, default sampling,elicitation,roots)",
+    )
+    parser.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="LOG_LEVEL"
     )
     parser.add_argument("--log-file", help="also log to this file (LOG_FILE)")

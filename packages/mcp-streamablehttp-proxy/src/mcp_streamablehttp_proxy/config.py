@@ -19,6 +19,9 @@ CommaList = Annotated[list[str], NoDecode]
 ShellWords = Annotated[list[str], NoDecode]
 EnvPairs = Annotated[dict[str, str], NoDecode]
 
+# What a pool child may ask a per-request client for, through input_required rounds.
+POOL_CLIENT_CAPABILITIES = ("sampling", "elicitation", "roots")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -69,9 +72,16 @@ class Settings(BaseSettings):
     pool_idle_timeout: float = 300.0
     # The handshake revision the proxy proposes when it initializes a pool child.
     pool_child_protocol_version: str = LATEST_HANDSHAKE_VERSION
+    # Client capabilities the proxy declares to pool children: their requests of that kind
+    # reach the 2026-07-28 client they serve as input_required rounds; empty declares none.
+    pool_client_capabilities: CommaList = list(POOL_CLIENT_CAPABILITIES)
 
     @field_validator(
-        "protocol_versions", "allowed_origins", "modern_protocol_versions", mode="before"
+        "protocol_versions",
+        "allowed_origins",
+        "modern_protocol_versions",
+        "pool_client_capabilities",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -145,6 +155,17 @@ class Settings(BaseSettings):
                 f"{', '.join(HANDSHAKE_PROTOCOL_VERSIONS)}"
             )
         return value
+
+    @field_validator("pool_client_capabilities")
+    @classmethod
+    def _known_capabilities(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in POOL_CLIENT_CAPABILITIES]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a client capability the proxy can relay; known: "
+                f"{', '.join(POOL_CLIENT_CAPABILITIES)}"
+            )
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _warm_within_size(self) -> Settings:

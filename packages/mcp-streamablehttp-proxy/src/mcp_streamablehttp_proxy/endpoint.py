@@ -24,11 +24,12 @@ from typing import Any
 
 from mcp.shared.inbound import find_duplicated_routing_header
 from mcp_echo_streamablehttp_server_stateless.cors import CorsPolicy, own_origin
-from mcp_types.jsonrpc import HEADER_MISMATCH
+from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from mcp_streamablehttp_proxy import modern
+from mcp_streamablehttp_proxy import modern, rounds
 from mcp_streamablehttp_proxy.config import Settings
 from mcp_streamablehttp_proxy.messages import (
     INTERNAL_ERROR,
@@ -43,6 +44,7 @@ from mcp_streamablehttp_proxy.pool import (
     ChildGoneError,
     ChildPool,
     Exchange,
+    Lease,
     PooledChild,
     PoolUnavailableError,
 )
@@ -121,6 +123,7 @@ class McpEndpoint:
         self.versions = frozenset(settings.protocol_versions)
         self.modern_versions = tuple(settings.modern_protocol_versions)
         self.supported = [*settings.protocol_versions, *settings.modern_protocol_versions]
+        self.rounds = rounds.Rounds(settings.request_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -503,16 +506,68 @@ class McpEndpoint:
             body = modern.encode({"jsonrpc": "2.0", "id": request.id, "result": result})
             await self._send_json(send, body, extra)
             return
-        lease = _Lease(await self._pool_child(lend=True, request_id=request.id), request)
+        retry = request.request_state is not None
+        if retry:
+            lease = await self._resume(request, headers)
+        else:
+            lease = Lease(await self._pool_child(lend=True, request_id=request.id), request)
         try:
-            tool = modern.needs_param_check(request, headers)
-            if tool is not None:
-                schema = await lease.child.input_schema(tool)
-                modern.check_param_headers(request, schema, headers)
-            await self._send_to_pool(lease.child, request, lease.exchange)
-            await self._answer_modern(send, receive, lease, extra, wants_sse, wants_json)
+            if not retry:  # a new request: checked, then written to the child
+                await self._check_param_headers(lease.child, request, headers)
+                await self._send_to_pool(lease.child, request, lease.exchange)
+            await self._answer_modern(send, receive, lease, headers, extra, wants_sse, wants_json)
         finally:
-            lease.end("the request ended at the proxy")
+            if not lease.parked:
+                lease.end("the request ended at the proxy")
+
+    async def _check_param_headers(
+        self, pooled: PooledChild, request: modern.ModernRequest, headers: dict[str, str]
+    ) -> None:
+        tool = modern.needs_param_check(request, headers)
+        if tool is not None:
+            schema = await pooled.input_schema(tool)
+            modern.check_param_headers(request, schema, headers)
+
+    async def _resume(self, request: modern.ModernRequest, headers: dict[str, str]) -> Lease:
+        """A retry presenting a requestState: the waiting round it continues, answers delivered.
+
+        Checked like any request (its headers were, by `classify`, and its
+        `Mcp-Param-*` are here), then against the round: an unknown, expired,
+        used or foreign token is 400 and reaches no child.
+        """
+        waiting = self.rounds.find(request.request_state)
+        if waiting is None:
+            raise modern.Refusal(
+                rounds.UNKNOWN_STATE,
+                INVALID_PARAMS,
+                data=rounds.INVALID_STATE_DATA,
+                request_id=request.id,
+            )
+        if waiting.binding != rounds.Binding.of(request, headers):
+            raise modern.Refusal(
+                rounds.FOREIGN_STATE,
+                INVALID_PARAMS,
+                data=rounds.INVALID_STATE_DATA,
+                request_id=request.id,
+            )
+        lease = waiting.lease
+        await self._check_param_headers(lease.child, request, headers)
+        if not self.rounds.claim(waiting):  # another retry took it meanwhile
+            raise modern.Refusal(
+                rounds.UNKNOWN_STATE,
+                INVALID_PARAMS,
+                data=rounds.INVALID_STATE_DATA,
+                request_id=request.id,
+            )
+        lease.resume(request)
+        logger.info(
+            "%s request %s: the client answered %d input request(s)",
+            lease.child.tag,
+            lease.exchange.proxy_id,
+            len(waiting.asks),
+        )
+        rounds.deliver(waiting, request.input_responses)
+        return lease
 
     async def _pool_child(self, *, lend: bool, request_id: Any) -> PooledChild:
         timeout = self.settings.request_timeout
@@ -552,7 +607,8 @@ class McpEndpoint:
         self,
         send: Send,
         receive: Receive,
-        lease: _Lease,
+        lease: Lease,
+        request_headers: dict[str, str],
         headers: list[tuple[bytes, bytes]],
         wants_sse: bool,
         wants_json: bool,
@@ -564,17 +620,21 @@ class McpEndpoint:
         stream with keep-alive comments after the keep-alive interval. A
         client that disconnects gets its request cancelled on the child. The
         child is given back before the answer goes out, so a client's next
-        request finds it idle.
+        request finds it idle. When the child asks its client something
+        (attributed to this request by the pool), the answer is an
+        input_required round instead, and the lease waits for the retry.
         """
         pooled, request, exchange = lease.child, lease.request, lease.exchange
         deadline = time.monotonic() + self.settings.request_timeout
         idle = self.settings.keepalive_interval
         streaming = False
+        answered = False  # once the answer (or a round) goes out, a disconnect means nothing
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            exchange.queue.put_nowait(None)
+            if not answered:
+                exchange.queue.put_nowait(None)
 
         async def open_stream() -> None:
             nonlocal streaming
@@ -587,6 +647,24 @@ class McpEndpoint:
                         "headers": [*SSE_HEADERS, *headers],
                     }
                 )
+
+        async def progress(message: dict[str, Any]) -> None:
+            translated = exchange.for_client(message)
+            if wants_sse and translated is not None:
+                await open_stream()
+                chunk = _sse(modern.encode(translated))
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        async def finish(answer: dict[str, Any]) -> None:
+            nonlocal answered
+            answered = True
+            body = modern.encode(answer)
+            if not streaming and wants_json:
+                await self._send_json(send, body, headers, modern.http_status(answer))
+                return
+            await open_stream()
+            await send({"type": "http.response.body", "body": _sse(body), "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
 
         watcher = asyncio.create_task(watch())
         try:
@@ -607,40 +685,109 @@ class McpEndpoint:
                         "%s request %s timed out after %gs", pooled.tag, exchange.proxy_id, seconds
                     )
                     lease.end("request timed out at the proxy")
-                    message = {
-                        "jsonrpc": "2.0",
-                        "id": request.id,
-                        "error": {
-                            "code": REQUEST_TIMEOUT,
-                            "message": f"Request timed out after {seconds:g}s waiting for the MCP "
-                            "server; raise MCP_PROXY_REQUEST_TIMEOUT",
-                        },
-                    }
+                    await finish(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": request.id,
+                            "error": {
+                                "code": REQUEST_TIMEOUT,
+                                "message": f"Request timed out after {seconds:g}s waiting for "
+                                "the MCP server; raise MCP_PROXY_REQUEST_TIMEOUT",
+                            },
+                        }
+                    )
+                    return
                 if message is None:
                     lease.end("the client disconnected")
                     return
-                if "method" in message:  # progress for this request
-                    if wants_sse:
-                        await open_stream()
-                        chunk = _sse(modern.encode(message))
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    continue
-                lease.end()
-                answer = modern.to_client(
-                    message, request.method, request.version, pooled.server_info
-                )
-                body = modern.encode(answer)
-                if not streaming and wants_json:
-                    await self._send_json(send, body, headers, modern.http_status(answer))
+                if "method" not in message:  # the answer
+                    lease.end()
+                    answer = exchange.for_client(message)
+                    assert answer is not None
+                    shaped = modern.to_client(
+                        answer, request.method, request.version, pooled.server_info
+                    )
+                    await finish(shaped)
                     return
-                await open_stream()
-                await send({"type": "http.response.body", "body": _sse(body), "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
-                return
+                if "id" not in message:
+                    await progress(message)
+                    continue
+                # The child asks this request's client: with whatever else it has sent
+                # by now, that makes a round.
+                later: list[dict[str, Any] | None] = [message]
+                while not exchange.queue.empty():
+                    later.append(exchange.queue.get_nowait())
+                if None in later:
+                    lease.end("the client disconnected")
+                    return
+                asks = [m for m in later if m is not None and "method" in m and "id" in m]
+                for item in later:
+                    if item is not None and "method" in item and "id" not in item:
+                        await progress(item)
+                answers = [m for m in later if m is not None and "method" not in m]
+                if answers:  # it answered meanwhile: nothing is left to ask for
+                    for ask in asks:
+                        pooled.reply_error(
+                            ask["id"],
+                            INVALID_REQUEST,
+                            f"{ask['method']}: the request it was for has been answered",
+                        )
+                    exchange.queue.put_nowait(answers[0])  # a request has one answer
+                    continue
+                round_answer = self._open_round(lease, request_headers, asks)
+                if round_answer is not None:
+                    await finish(round_answer)
+                    return
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+    def _open_round(
+        self, lease: Lease, request_headers: dict[str, str], asks: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The input_required answer carrying the child's requests; None if none can go out.
+
+        A request that does not fit the client's revision is refused to the
+        child here, and the request goes on.
+        """
+        request, pooled = lease.request, lease.child
+        carried: dict[str, dict[str, Any]] = {}
+        shaped: dict[str, dict[str, Any]] = {}
+        for ask in asks:
+            try:
+                entry = modern.input_request(ask, request.method, request.version)
+            except (ValidationError, KeyError, ValueError) as exc:
+                logger.warning(
+                    "%s %s does not fit MCP %s: %s",
+                    pooled.tag,
+                    ask.get("method"),
+                    request.version,
+                    modern.describe(exc),
+                )
+                pooled.reply_error(
+                    ask["id"],
+                    INVALID_PARAMS,
+                    f"{ask.get('method')} cannot reach the client: its params do not fit "
+                    f"MCP {request.version}",
+                )
+                continue
+            lease.asked += 1
+            key = f"input-{lease.asked}"
+            carried[key] = ask
+            shaped[key] = entry
+        if not carried:
+            return None
+        token = self.rounds.open(lease, rounds.Binding.of(request, request_headers), carried)
+        logger.info(
+            "%s request %s asks its client for %s (input_required)",
+            pooled.tag,
+            lease.exchange.proxy_id,
+            ", ".join(sorted({str(a.get("method")) for a in carried.values()})),
+        )
+        return modern.input_required(
+            request.id, request.method, request.version, shaped, token, pooled.server_info
+        )
 
     # -- errors --------------------------------------------------------------
 
@@ -656,24 +803,6 @@ class McpEndpoint:
         message: Message = {"type": "http.response.start", "status": exc.status, "headers": headers}
         await send(message)
         await send({"type": "http.response.body", "body": body})
-
-
-class _Lease:
-    """A pool child lent to one request: given back once, cancelling what is still due."""
-
-    def __init__(self, child: PooledChild, request: modern.ModernRequest) -> None:
-        self.child = child
-        self.request = request
-        self.exchange = Exchange(request.id, request.progress_token)
-        self.ended = False
-
-    def end(self, reason: str | None = None) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        if reason is not None:
-            self.child.cancel(self.exchange, reason)  # a no-op once answered
-        self.child.release()
 
 
 def _post_accepts(headers: dict[str, str]) -> tuple[bool, bool]:

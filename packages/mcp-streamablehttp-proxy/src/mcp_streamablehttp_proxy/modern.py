@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.shared.inbound import (
@@ -53,6 +53,7 @@ from mcp_types.jsonrpc import (
     JSONRPCNotification,
     JSONRPCRequest,
 )
+from mcp_types.methods import INPUT_REQUIRED_METHODS
 from pydantic import ValidationError
 
 logger = logging.getLogger("mcp_streamablehttp_proxy.modern")
@@ -104,6 +105,17 @@ class ModernRequest:
     params: dict[str, Any]
     version: str
     progress_token: Any
+    capabilities: dict[str, Any] = field(default_factory=dict)  # the envelope's, for rounds
+
+    @property
+    def request_state(self) -> str | None:
+        """The `requestState` a retry echoes (only the methods that may ask carry one)."""
+        state = self.params.get("requestState")
+        return state if self.method in INPUT_REQUIRED_METHODS and isinstance(state, str) else None
+
+    @property
+    def input_responses(self) -> Any:
+        return self.params.get("inputResponses")
 
     def for_child(self) -> dict[str, Any]:
         """The request as a handshake-era child reads it (the pool sets id and token).
@@ -111,9 +123,13 @@ class ModernRequest:
         The client's own progress token never reaches the child, even one the
         proxy does not recognise as a token (1.5, true): a child that reads it
         back as another request's token must not send that request's client
-        somebody else's progress.
+        somebody else's progress. `inputResponses` and `requestState` are
+        addressed to the proxy, which minted the state, not to the child.
         """
         params = dict(self.params)
+        if self.method in INPUT_REQUIRED_METHODS:
+            params.pop("inputResponses", None)
+            params.pop("requestState", None)
         meta = params.pop("_meta", None)
         if isinstance(meta, dict):
             dropped = ENVELOPE_KEYS | {"progressToken"}
@@ -185,16 +201,19 @@ def classify(
             ) from None
         except ValidationError as exc:
             raise Refusal(
-                f"Invalid params for {request.method}: {_where(exc)}",
+                f"Invalid params for {request.method}: {describe(exc)}",
                 INVALID_PARAMS,
                 request_id=request.id,
             ) from None
+    meta = params.get("_meta")
+    capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None
     return ModernRequest(
         id=request.id,
         method=request.method,
         params=params,
         version=verdict.protocol_version,
         progress_token=progress_token_from_params(params),
+        capabilities=capabilities if isinstance(capabilities, dict) else {},
     )
 
 
@@ -275,7 +294,7 @@ def to_client(
         try:
             shaped = spec.serialize_server_result(method, version, shaped)
         except (ValidationError, KeyError, ValueError) as exc:
-            logger.warning("%s result does not fit MCP %s: %s", method, version, _where(exc))
+            logger.warning("%s result does not fit MCP %s: %s", method, version, describe(exc))
             return _internal_error(
                 message.get("id"),
                 f"the MCP server's {method} result does not fit MCP {version}",
@@ -285,6 +304,40 @@ def to_client(
     if server_info is not None and stampable:
         shaped["_meta"] = {**(meta or {}), SERVER_INFO_META_KEY: server_info}
     return {"jsonrpc": "2.0", "id": message.get("id"), "result": shaped}
+
+
+def input_request(ask: Mapping[str, Any], method: str, version: str) -> dict[str, Any]:
+    """A pool child's request to its client, as one entry of an input_required result.
+
+    Shaped (and sieved) for `version` by the SDK's own result serializer, as
+    part of the `method` result that carries it; raises ValueError (or the
+    validator's error) for a request that does not fit that revision.
+    """
+    entry: dict[str, Any] = {"method": ask.get("method")}
+    if isinstance(ask.get("params"), dict):
+        entry["params"] = ask["params"]
+    shaped = spec.serialize_server_result(
+        method, version, {"resultType": "input_required", "inputRequests": {"k": entry}}
+    )
+    requests = shaped.get("inputRequests")
+    if not isinstance(requests, dict) or not isinstance(requests.get("k"), dict):
+        raise ValueError("not an input request")
+    return dict(requests["k"])
+
+
+def input_required(
+    request_id: Any,
+    method: str,
+    version: str,
+    requests: dict[str, dict[str, Any]],
+    state: str,
+    server_info: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The `input_required` answer to a request whose child asks its client something."""
+    result = {"resultType": "input_required", "inputRequests": requests, "requestState": state}
+    return to_client(
+        {"jsonrpc": "2.0", "id": request_id, "result": result}, method, version, server_info
+    )
 
 
 def http_status(message: Mapping[str, Any]) -> int:
@@ -306,7 +359,7 @@ def _internal_error(request_id: Any, message: str) -> dict[str, Any]:
     }
 
 
-def _where(exc: Exception) -> str:
+def describe(exc: Exception) -> str:
     """Where validation failed, without echoing values (they may be anyone's data)."""
     if isinstance(exc, ValidationError):
         places = [".".join(str(p) for p in e["loc"]) or "(top)" for e in exc.errors()[:3]]

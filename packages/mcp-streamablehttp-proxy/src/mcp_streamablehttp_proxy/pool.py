@@ -2,18 +2,22 @@
 
 A per-request client brings no session that could own a child, so its request
 borrows one from a bounded pool. The proxy does the handshake with each pool
-child once (`initialize`, declaring no client capabilities), then many
-clients' requests run on one child at the same time: each is written under an
-id (and progress token) of the proxy's own and mapped back on the way out, so
-two clients that both number their request 1 never see each other's answer.
-Pool children never serve handshake-era sessions, and sessions' children
-never join the pool.
+child once (`initialize`, declaring the client capabilities it can relay:
+`MCP_PROXY_POOL_CLIENT_CAPABILITIES`), then many clients' requests run on one
+child at the same time: each is written under an id (and progress token) of
+the proxy's own and mapped back on the way out, so two clients that both
+number their request 1 never see each other's answer. Pool children never
+serve handshake-era sessions, and sessions' children never join the pool.
 
 What a pool child sends besides answers:
 - progress for a request goes to that request's client;
-- a request of its own (sampling, elicitation, roots/list) cannot reach a
-  per-request client: the child gets a JSON-RPC error at once (`ping` is
-  answered, since the proxy itself is the child's client);
+- a request of its own (sampling, elicitation, roots/list) goes to the client
+  of the one request in flight on that child, as an `input_required` round
+  (`rounds.py`), when that client declared the capability and the request is
+  one that may ask (tools/call, prompts/get, resources/read). Otherwise the
+  child is answered at once: roots/list with an empty list, anything else
+  with an error saying why. `ping` is answered, since the proxy itself is the
+  child's client;
 - other notifications (log messages, list changes) have no single recipient
   and are dropped; `notifications/tools/list_changed` refreshes the tool
   schemas kept for `Mcp-Param-*` checks.
@@ -40,6 +44,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_types.methods import INPUT_REQUIRED_METHODS
+
 from mcp_streamablehttp_proxy import __version__
 from mcp_streamablehttp_proxy.child import ChildProcess
 from mcp_streamablehttp_proxy.config import Settings
@@ -47,8 +53,9 @@ from mcp_streamablehttp_proxy.messages import (
     CONNECTION_CLOSED,
     METHOD_NOT_FOUND,
     cancelled_notification,
-    error_response,
 )
+from mcp_streamablehttp_proxy.modern import ModernRequest
+from mcp_streamablehttp_proxy.rounds import ASKABLE, declared_capabilities, missing_capability
 
 logger = logging.getLogger("mcp_streamablehttp_proxy.pool")
 
@@ -70,14 +77,66 @@ class ChildGoneError(Exception):
 class Exchange:
     """One request on a pool child: the client's id and token, and where the child's replies go.
 
-    The queue carries the child's messages already in the client's terms (its
-    id, its progress token); None means the client has gone.
+    The queue carries the child's messages for this request in the child's
+    terms (the proxy's id and token): its answer, its progress, and requests
+    it sends the client meanwhile. `for_client` maps them at delivery, so a
+    retry (a new id, a new progress token) gets what the child sends after it
+    in its own terms. None means the client has gone.
     """
 
     request_id: Any
     progress_token: Any = None
+    method: str = ""
+    capabilities: dict[str, Any] = field(default_factory=dict)
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
     proxy_id: int | None = None
+    child_has_token: bool = False  # the child was given a progress token for it
+
+    def for_client(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """A response or progress in the client's current terms; None: progress it cannot take."""
+        if "method" not in message:
+            return {**message, "id": self.request_id}
+        params = message.get("params")
+        if self.progress_token is None or not isinstance(params, dict):
+            return None
+        return {**message, "params": {**params, "progressToken": self.progress_token}}
+
+
+class Lease:
+    """A pool child lent to one client request, through all its rounds: given back once.
+
+    `parked` while an `input_required` round waits for the client's retry:
+    the handler that answered it leaves the lease to the round.
+    """
+
+    def __init__(self, child: PooledChild, request: ModernRequest) -> None:
+        self.child = child
+        self.request = request
+        self.exchange = Exchange(
+            request.id, request.progress_token, request.method, dict(request.capabilities)
+        )
+        self.ended = False
+        self.parked = False
+        self.asked = 0  # input keys handed out so far, for fresh keys in every round
+
+    def resume(self, request: ModernRequest) -> None:
+        """The client's retry takes over: its id, its progress token, its capabilities."""
+        self.parked = False
+        self.request = request
+        self.exchange.request_id = request.id
+        self.exchange.progress_token = request.progress_token
+        self.exchange.capabilities = dict(request.capabilities)
+
+    def end(self, reason: str | None = None) -> None:
+        """Give the child back; with a reason, tell it to stop (a no-op once answered)."""
+        if self.ended:
+            return
+        self.ended = True
+        self.parked = False
+        if reason is not None:
+            self.child.refuse_queued(self.exchange, reason)
+            self.child.cancel(self.exchange, reason)
+        self.child.release()
 
 
 class PooledChild:
@@ -118,8 +177,8 @@ class PooledChild:
     async def initialize(self, version: str) -> dict[str, Any]:
         """The handshake a session's client would do, done once by the proxy for all requests.
 
-        The proxy declares no client capabilities: it cannot answer sampling,
-        elicitation or roots on behalf of per-request clients.
+        The client capabilities declared are those the proxy can relay to
+        per-request clients through input_required rounds.
         """
         timeout = self.pool.settings.request_timeout
         self._init_waiter = asyncio.get_running_loop().create_future()
@@ -129,7 +188,7 @@ class PooledChild:
             "method": "initialize",
             "params": {
                 "protocolVersion": version,
-                "capabilities": {},
+                "capabilities": declared_capabilities(self.pool.settings.pool_client_capabilities),
                 "clientInfo": {"name": "mcp-streamablehttp-proxy", "version": __version__},
             },
         }
@@ -165,9 +224,10 @@ class PooledChild:
             raise ChildGoneError(self.child.exit_reason or "the MCP server is being retired")
         proxy_id = next(self._ids)
         exchange.proxy_id = proxy_id
+        exchange.child_has_token = exchange.progress_token is not None
         self.pending[proxy_id] = exchange
         outgoing = {**message, "id": proxy_id}
-        if exchange.progress_token is not None:
+        if exchange.child_has_token:
             params = dict(outgoing.get("params") or {})
             params["_meta"] = {**(params.get("_meta") or {}), "progressToken": proxy_id}
             outgoing["params"] = params
@@ -192,6 +252,22 @@ class PooledChild:
     def release(self) -> None:
         """The request lent to this child is over, answered or not."""
         self.pool.release(self)
+
+    def reply(self, request_id: Any, result: dict[str, Any]) -> None:
+        """Answer a request the child sent its client (never waits)."""
+        self._write_now({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    def reply_error(self, request_id: Any, code: int, message: str) -> None:
+        self._write_now(
+            {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+        )
+
+    def refuse_queued(self, exchange: Exchange, reason: str) -> None:
+        """Requests the child sent for a request that is over get an error, not silence."""
+        while not exchange.queue.empty():
+            message = exchange.queue.get_nowait()
+            if message is not None and "method" in message and "id" in message:
+                self.reply_error(message["id"], METHOD_NOT_FOUND, f"{message['method']}: {reason}")
 
     async def input_schema(self, name: str) -> Any | None:
         """The inputSchema this child lists for tool `name`; None when unknown or unlistable.
@@ -242,6 +318,10 @@ class PooledChild:
             self._tools = tools
         return tools
 
+    def _write_now(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            self.child.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
     async def _write(self, message: dict[str, Any]) -> None:
         line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
         try:
@@ -268,7 +348,7 @@ class PooledChild:
         method = message.get("method")
         if isinstance(method, str):
             if "id" in message:
-                self._answer_request(message["id"], method)
+                self._server_request(message, method)
             elif method == "notifications/progress":
                 self._progress(message)
             else:
@@ -287,7 +367,7 @@ class PooledChild:
             logger.debug("%s answer to %r nobody waits for", self.tag, request_id)
             return
         del self.pending[exchange.proxy_id]
-        exchange.queue.put_nowait({**message, "id": exchange.request_id})
+        exchange.queue.put_nowait(message)
 
     def _pending_for(self, key: object) -> Exchange | None:
         if isinstance(key, int) and not isinstance(key, bool):
@@ -299,33 +379,71 @@ class PooledChild:
         if not isinstance(params, dict):
             return
         exchange = self._pending_for(params.get("progressToken"))
-        if exchange is None or exchange.progress_token is None:
+        if exchange is None or not exchange.child_has_token:
             return
-        exchange.queue.put_nowait(
-            {**message, "params": {**params, "progressToken": exchange.progress_token}}
-        )
+        exchange.queue.put_nowait(message)
 
-    def _answer_request(self, request_id: object, method: str) -> None:
-        """The proxy is this child's client: it answers ping, and refuses what needs a person."""
+    def _server_request(self, message: dict[str, Any], method: str) -> None:
+        """The proxy is this child's client: it answers ping, and passes on what it can."""
+        request_id = message["id"]
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
         if method == "ping":
-            answer = json.dumps(
-                {"jsonrpc": "2.0", "id": request_id, "result": {}}, separators=(",", ":")
-            ).encode()
-        else:
-            logger.info(
-                "%s asked for %s; refused: a 2026-07-28 client cannot be asked mid-request",
-                self.tag,
-                method,
-            )
-            answer = error_response(
+            self.reply(request_id, {})
+            return
+        kind = ASKABLE.get(method)
+        if kind is None or kind not in self.pool.settings.pool_client_capabilities:
+            logger.info("%s asked for %s; refused: not relayed", self.tag, method)
+            self.reply_error(
                 request_id,
                 METHOD_NOT_FOUND,
-                f"{method} is not available: this server runs in mcp-streamablehttp-proxy's pool "
-                "for MCP 2026-07-28 clients, which cannot be sent requests (sampling, "
-                "elicitation, roots); use a handshake-era session for that",
+                f"{method} is not available: this server runs in mcp-streamablehttp-proxy's "
+                "pool for MCP 2026-07-28 clients, and the proxy does not relay it "
+                "(MCP_PROXY_POOL_CLIENT_CAPABILITIES); use a handshake-era session for that",
             )
-        with contextlib.suppress(ConnectionError, OSError):
-            self.child.write(answer + b"\n")
+            return
+        exchange, reason = self._attribute(method, params)
+        if exchange is not None:
+            logger.debug(
+                "%s request %s asks its client for %s", self.tag, exchange.proxy_id, method
+            )
+            exchange.queue.put_nowait(message)
+        elif method == "roots/list":
+            logger.info("%s asked for roots/list; answered with no roots: %s", self.tag, reason)
+            self.reply(request_id, {"roots": []})
+        else:
+            logger.info("%s asked for %s; refused: %s", self.tag, method, reason)
+            self.reply_error(
+                request_id,
+                METHOD_NOT_FOUND,
+                f"{method} cannot reach a client: {reason} (this server runs in "
+                "mcp-streamablehttp-proxy's pool for MCP 2026-07-28 clients)",
+            )
+
+    def _attribute(self, method: str, params: dict[str, Any]) -> tuple[Exchange | None, str]:
+        """The one client request a child's request can be for, or why there is none.
+
+        The child does not say which request it asks for; only a child with a
+        single request in flight (waiting rounds included) leaves no doubt.
+        """
+        in_flight = list(self.pending.values())
+        if len(in_flight) > 1:
+            return None, (
+                f"{len(in_flight)} requests are in flight on this pool child, so the proxy "
+                "cannot tell which client it is for"
+            )
+        if not in_flight or in_flight[0].request_id is None:
+            return None, "no client request is in flight on this pool child"
+        exchange = in_flight[0]
+        if exchange.method not in INPUT_REQUIRED_METHODS:
+            return None, (
+                f"it came during {exchange.method}, and MCP 2026-07-28 lets a server ask its "
+                "client only during tools/call, prompts/get and resources/read"
+            )
+        missing = missing_capability(exchange.capabilities, method, params)
+        if missing is not None:
+            return None, f"the client of the request in flight did not declare {missing}"
+        return exchange, ""
 
     async def on_child_exit(self, reason: str) -> None:
         self.fail_everything(reason)
@@ -337,11 +455,11 @@ class PooledChild:
         if self._init_waiter is not None and not self._init_waiter.done():
             self._init_waiter.set_exception(ChildGoneError(reason))
         message = f"{reason} while handling this request; the proxy replaces it"
-        for exchange in self.pending.values():
+        for proxy_id, exchange in self.pending.items():
             exchange.queue.put_nowait(
                 {
                     "jsonrpc": "2.0",
-                    "id": exchange.request_id,
+                    "id": proxy_id,
                     "error": {"code": CONNECTION_CLOSED, "message": message},
                 }
             )
