@@ -49,6 +49,11 @@ def test_pool_flags() -> None:
     assert settings.modern_protocol_versions == ["2026-07-28"]
     off = settings_from(["--modern-protocol-versions", "", "--", sys.executable])
     assert off.modern_protocol_versions == []
+    assert settings.pool_client_capabilities == ["sampling", "elicitation", "roots"]
+    some = settings_from(["--pool-client-capabilities", "elicitation,sampling", sys.executable])
+    assert some.pool_client_capabilities == ["elicitation", "sampling"]
+    none = settings_from(["--pool-client-capabilities", "", "--", sys.executable])
+    assert none.pool_client_capabilities == []
 
 
 def test_bad_pool_values_are_refused_clearly(
@@ -65,6 +70,9 @@ def test_bad_pool_values_are_refused_clearly(
         settings_from(["--", sys.executable])
     assert "MCP_PROXY_MODERN_PROTOCOL_VERSIONS" in capsys.readouterr().err
     monkeypatch.delenv("MCP_PROXY_PROTOCOL_VERSIONS")
+    with pytest.raises(SystemExit):
+        settings_from(["--pool-client-capabilities", "sampling,tasks", "--", sys.executable])
+    assert "tasks: not a client capability the proxy can relay" in capsys.readouterr().err
     monkeypatch.setenv("MCP_PROXY_POOL_CHILD_PROTOCOL_VERSION", "2026-07-28")
     with pytest.raises(SystemExit):
         settings_from(["--", sys.executable])

@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp_types as types
 import psutil
 import pytest
 from mcp import Client, MCPError
@@ -597,12 +598,22 @@ def test_slow_pool_request_times_out_and_is_cancelled(tmp_path: Path, http: http
 def test_server_to_client_requests_are_answered_for_the_child(
     one_child: Proxy, http: httpx2.Client
 ) -> None:
-    for method in ("sampling/createMessage", "elicitation/create", "roots/list"):
-        refused = json.loads(answer_text(post(http, one_child, tool_call("ask", 1, method=method))))
+    """A client that declared none of sampling, elicitation or roots is never asked for them:
+    the child gets a refusal naming what is missing, or an empty roots list."""
+
+    def ask(request_id: int, method: str) -> dict[str, Any]:
+        (answer,) = json.loads(
+            answer_text(post(http, one_child, tool_call("ask", request_id, method=method)))
+        )
+        return dict(answer)
+
+    for method in ("sampling/createMessage", "elicitation/create"):
+        refused = ask(1, method)
         assert refused["error"]["code"] == -32601
-        assert method in refused["error"]["message"] and "2026-07-28" in refused["error"]["message"]
-    pinged = json.loads(answer_text(post(http, one_child, tool_call("ask", 2, method="ping"))))
-    assert pinged["result"] == {}
+        message = refused["error"]["message"]
+        assert method in message and "did not declare" in message and "2026-07-28" in message
+    assert ask(2, "roots/list")["result"] == {"roots": []}
+    assert ask(3, "ping")["result"] == {}
 
 
 def test_health_reports_the_pool_and_spawns_nothing(tmp_path: Path, http: httpx2.Client) -> None:
@@ -685,17 +696,24 @@ def test_mcp_server_time_per_request(tmp_path: Path) -> None:
         assert len(health(proxy)["pool"]) and health(proxy)["pool"]["children"] == 1
 
 
+STARTUP_ROOTS = "asked for roots/list; answered with no roots"
+
+
 @pytest.fixture(scope="module")
 def everything(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """Two warm children, each past the roots/list server-everything sends after initialize
+    (nothing in flight then: the proxy answers it with no roots, and the server keeps that)."""
     warm_up(EVERYTHING_COMMAND)
     with running_proxy(
         tmp_path_factory.mktemp("everything-modern"),
-        "--pool-size",
-        "2",
-        "--request-timeout",
-        "60",
+        *("--pool-size", "2", "--pool-warm", "2", "--request-timeout", "60"),
         command=EVERYTHING_COMMAND,
     ) as proxy:
+        wait_until(
+            lambda: proxy.log().count(STARTUP_ROOTS) == 2,
+            timeout=120,
+            what="both warm children asked for their roots",
+        )
         yield proxy
 
 
@@ -749,28 +767,68 @@ def test_everything_progress_per_request(everything: Proxy) -> None:
     assert progress == [1.0, 2.0, 3.0]
 
 
-def test_everything_offers_per_request_clients_no_tools_that_ask_back(everything: Proxy) -> None:
-    """The proxy initialized the child without sampling, elicitation or roots: the server,
-    which checks its client's capabilities, offers no tool that would need them."""
-    asking = {"trigger-sampling-request", "trigger-elicitation-request", "get-roots-list"}
+def test_everything_samples_and_elicits_per_request_through_rounds(everything: Proxy) -> None:
+    """The proxy declares sampling, elicitation and roots to pool children, so the server
+    offers the tools that ask back; the client answers through its callbacks, in rounds."""
+    asked: list[str] = []
 
-    async def main() -> tuple[set[str], set[str], str]:
-        async with mcp_client(everything.url, mode=MODERN) as modern_client:
-            per_request = {t.name for t in (await modern_client.list_tools()).tools}
-            with anyio.fail_after(30):
-                refused = await modern_client.call_tool("trigger-sampling-request", {"prompt": "x"})
-            assert refused.is_error
+    async def sampling(_: Any, params: types.CreateMessageRequestParams) -> Any:
+        asked.append("sampling")
+        return types.CreateMessageResult(
+            role="assistant",
+            content=types.TextContent(type="text", text="sampled by the test client"),
+            model="test-model",
+        )
+
+    async def elicitation(_: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append("elicitation")
+        return types.ElicitResult(action="accept", content={"name": "Ada Proxy"})
+
+    async def main() -> dict[str, Any]:
         async with mcp_client(
-            everything.url, sampling_callback=_never, elicitation_callback=_never
-        ) as session_client:
-            in_session = {t.name for t in (await session_client.list_tools()).tools}
-        return per_request, in_session, text_of(refused)
+            everything.url,
+            mode=MODERN,
+            sampling_callback=sampling,
+            elicitation_callback=elicitation,
+            list_roots_callback=_never,
+        ) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            with anyio.fail_after(60):
+                sampled = await client.call_tool("trigger-sampling-request", {"prompt": "hi"})
+                elicited = await client.call_tool("trigger-elicitation-request", {})
+                roots = await client.call_tool("get-roots-list", {})
+            return {
+                "version": client.protocol_version,
+                "tools": tools,
+                "sampled": sampled,
+                "elicited": elicited,
+                "roots": text_of(roots),
+            }
 
-    per_request, in_session, refusal = anyio.run(main)
-    assert "echo" in per_request
-    assert not asking & per_request
-    assert {"trigger-sampling-request", "trigger-elicitation-request"} <= in_session
-    assert "trigger-sampling-request" in refusal
+    seen = anyio.run(main)
+    assert seen["version"] == MODERN
+    assert {"trigger-sampling-request", "trigger-elicitation-request", "get-roots-list"} <= seen[
+        "tools"
+    ]
+    assert not seen["sampled"].is_error and not seen["elicited"].is_error
+    assert "sampled by the test client" in text_of(seen["sampled"])
+    assert "Ada Proxy" in text_of(seen["elicited"])
+    # The roots the server keeps are the proxy's empty list from start-up, never a client's.
+    assert "no roots are currently configured" in seen["roots"]
+    assert asked == ["sampling", "elicitation"]
+    assert health(everything)["sessions"] == 0
+
+
+def test_everything_refuses_cleanly_for_a_client_that_cannot_answer(everything: Proxy) -> None:
+    async def main() -> Any:
+        async with mcp_client(everything.url, mode=MODERN) as client:  # no callbacks at all
+            with anyio.fail_after(30):
+                return await client.call_tool("trigger-sampling-request", {"prompt": "x"})
+
+    refused = anyio.run(main)
+    assert refused.is_error
+    assert "did not declare sampling" in text_of(refused)
+    assert health(everything)["pool"]["in_flight"] == 0
 
 
 async def _never(*_: Any) -> Any:

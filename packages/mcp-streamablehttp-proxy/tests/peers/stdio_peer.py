@@ -5,7 +5,9 @@ crossed the proxy: `echo` returns the request as it arrived, unknown methods
 are answered too, and every response carries an unknown top-level field.
 Set PEER_IGNORE_SIGTERM=1 to make it ignore SIGTERM (the proxy must SIGKILL).
 `journal` returns every message it was sent (method, tool name, id), `ask`
-sends a request of its own to the client and returns the answer, `progress`
+sends requests of its own to the client (in rounds, with progress between
+them if asked) and returns the answers, `answers` every answer it got to such
+a request, `client` the params of the `initialize` it was sent, `progress`
 reports progress under the request's token, and `region` declares an
 `x-mcp-header` argument (an `Mcp-Param-Region` header).
 """
@@ -25,7 +27,9 @@ LOCK = threading.Lock()
 CANCELLED: list[object] = []
 JOURNAL: list[object] = []
 ANSWERS: dict[str, dict] = {}
+ANSWER_LOG: list[dict] = []
 ANSWERED = threading.Condition()
+INITIALIZE: dict = {}
 TOOLS = [
     "cancelled",
     "whoami",
@@ -38,6 +42,8 @@ TOOLS = [
     "notify",
     "journal",
     "ask",
+    "answers",
+    "client",
     "progress",
 ]
 SCHEMAS = {
@@ -115,17 +121,50 @@ def call_tool(request_id: object, request: dict, raw: str) -> None:
     elif name == "region":
         text(request_id, f"region {args.get('region')}")
     elif name == "ask":
-        asked_id = f"peer-ask-{request_id}"
-        method = args.get("method", "sampling/createMessage")
+        token = (params.get("_meta") or {}).get("progressToken")
+        rounds = args.get("asks") or [[{"method": args.get("method", "sampling/createMessage")}]]
+        if "params" in args:
+            rounds[0][0]["params"] = args["params"]
+
+        def progress(step: int) -> None:
+            if token is not None and args.get("progress"):
+                write(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "notifications/progress",
+                        "params": {"progressToken": token, "progress": step, "message": "ask"},
+                    }
+                )
 
         def ask() -> None:
-            write({"jsonrpc": "2.0", "id": asked_id, "method": method, "params": {}})
-            with ANSWERED:
-                ANSWERED.wait_for(lambda: asked_id in ANSWERS, timeout=30)
-                answer = ANSWERS.pop(asked_id, None)
-            text(request_id, json.dumps(answer))
+            answers = []
+            for number, asks in enumerate(rounds):
+                progress(number + 1)
+                ids = [f"peer-ask-{request_id}-{number}-{n}" for n in range(len(asks))]
+                lines = [
+                    json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": asked_id,
+                            "method": one.get("method"),
+                            "params": one.get("params", {}),
+                        }
+                    )
+                    for asked_id, one in zip(ids, asks, strict=True)
+                ]
+                write_raw("".join(line + "\n" for line in lines))  # one write: one round
+                with ANSWERED:
+                    ANSWERED.wait_for(lambda ids=ids: all(i in ANSWERS for i in ids), timeout=60)
+                    answers.extend(ANSWERS.pop(i, None) for i in ids)
+            progress(len(rounds) + 1)
+            text(request_id, json.dumps(answers))
 
         threading.Thread(target=ask, daemon=True).start()
+    elif name == "answers":
+        with ANSWERED:
+            text(request_id, json.dumps(ANSWER_LOG))
+    elif name == "client":
+        text(request_id, json.dumps(INITIALIZE))
     elif name == "progress":
         token = (params.get("_meta") or {}).get("progressToken")
         steps = int(args.get("steps", 3))
@@ -180,11 +219,13 @@ def handle(raw: str) -> None:
     if method is None and isinstance(request_id, str):
         with ANSWERED:  # an answer to a request of ours (`ask`)
             ANSWERS[request_id] = request
+            ANSWER_LOG.append(request)
             ANSWERED.notify_all()
         return
     if method is None or "id" not in request:
         return  # notifications, and answers nobody asked for
     if method == "initialize":
+        INITIALIZE.update(request["params"])
         reply(
             request_id,
             {
