@@ -7,9 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mcp import Client, StdioServerParameters
 
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -86,3 +90,17 @@ class ClientHome:
         data = self.stored()
         data["servers"][server_url].update(changes)
         self.credentials.write_text(json.dumps(data))
+
+
+@asynccontextmanager
+async def bridge(home: ClientHome, url: str, **client_kwargs: Any) -> AsyncIterator[Client]:
+    """The bridge as a desktop client runs it: a child process the SDK's stdio client
+    talks to, with the handshake (as desktop clients do)."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mcp_streamablehttp_client", "--server-url", url],
+        env=home.env(),
+        cwd=str(home.root),
+    )
+    async with Client(params, mode="legacy", read_timeout_seconds=60, **client_kwargs) as client:
+        yield client

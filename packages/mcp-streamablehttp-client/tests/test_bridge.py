@@ -3,32 +3,16 @@ SDK's stdio client, forwarding to services behind real Traefik and ForwardAuth."
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import mcp_types as types
 import pytest
-from client_testkit import ClientHome
-from mcp import Client, StdioServerParameters
+from client_testkit import ClientHome, bridge
 
 from scripts.stack import Stack
 from testsupport.mcp_client import text_of
 
 pytestmark = pytest.mark.anyio
-
-
-@asynccontextmanager
-async def bridge(home: ClientHome, url: str, **client_kwargs: Any) -> AsyncIterator[Client]:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_streamablehttp_client", "--server-url", url],
-        env=home.env(),
-        cwd=str(home.root),
-    )
-    async with Client(params, mode="legacy", read_timeout_seconds=60, **client_kwargs) as client:
-        yield client
 
 
 def sign_in(home: ClientHome, url: str) -> None:

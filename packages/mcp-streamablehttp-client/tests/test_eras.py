@@ -8,15 +8,13 @@ to in 2026-07-28 (per-request envelopes, no session), any other with the handsha
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import mcp_types as types
 import pytest
-from client_testkit import ClientHome
-from mcp import Client, StdioServerParameters
+from client_testkit import ClientHome, bridge
 
 from scripts.stack import Stack
 from testsupport.mcp_client import text_of
@@ -25,18 +23,6 @@ from testsupport.processes import ManagedProcess
 
 pytestmark = pytest.mark.anyio
 HERE = Path(__file__).parent
-
-
-@asynccontextmanager
-async def bridge(home: ClientHome, url: str, **client_kwargs: Any) -> AsyncIterator[Client]:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_streamablehttp_client", "--server-url", url],
-        env=home.env(),
-        cwd=str(home.root),
-    )
-    async with Client(params, mode="legacy", read_timeout_seconds=60, **client_kwargs) as client:
-        yield client
 
 
 def header_lines(listing: str) -> dict[str, str]:

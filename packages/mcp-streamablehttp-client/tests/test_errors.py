@@ -4,14 +4,12 @@ answer (never a hang) on the bridge."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from client_testkit import ClientHome
-from mcp import Client, StdioServerParameters
+from client_testkit import ClientHome, bridge
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -85,15 +83,9 @@ def test_registration_refused(tmp_path_factory: pytest.TempPathFactory, home: Cl
 
 
 async def _bridge_call(home: ClientHome, url: str) -> str:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_streamablehttp_client", "--server-url", url],
-        env=home.env(),
-        cwd=str(home.root),
-    )
     failure: BaseException | None = None
     try:
-        async with Client(params, mode="legacy", read_timeout_seconds=30) as client:
+        async with bridge(home, url) as client:
             await client.call_tool("echo", {"message": "x"})
     except Exception as exc:
         failure = exc
