@@ -238,7 +238,7 @@ async def test_concurrent_sessions_through_the_gateway_never_fail(
         )
     for proxied in ("time", "everything"):
         children, _ = control.children_rss(proxied)
-        lines.append(f"  {proxied}: {children} child processes at the end")
+        lines.append(f"  {proxied}: {children} child processes left once the sessions closed")
     report(request.config, "load", lines)
     request.node.user_properties.append(("load_figures", "\n".join(lines)))
     save_json(
