@@ -137,6 +137,11 @@ def test_oversized_and_malformed_bodies(peer_proxy: Proxy, http: httpx2.Client) 
     assert response.json()["error"]["code"] == -32700
     response = http.post(peer_proxy.url, json={"hello": "world"}, headers=headers)
     assert response.status_code == 400
+    # Not JSON-RPC 2.0, or an id MCP forbids: refused at once, never left to time out.
+    for wrong in ({"jsonrpc": "1.0"}, {"id": None}, {"id": True}, {"id": [1]}):
+        response = http.post(peer_proxy.url, json={**call("whoami"), **wrong}, headers=headers)
+        assert response.status_code == 400, wrong
+        assert response.json()["error"]["code"] == -32600
     still = http.post(peer_proxy.url, json=call("whoami"), headers=headers)
     assert still.status_code == 200
     http.delete(peer_proxy.url, headers={"mcp-session-id": session_id})

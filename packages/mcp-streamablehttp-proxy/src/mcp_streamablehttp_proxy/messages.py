@@ -40,11 +40,20 @@ class Envelope:
         return id_key(self.id)
 
 
+def _request_id(value: object) -> bool:
+    """MCP request ids are strings or integers, never null (a bool is not an integer here)."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def classify(obj: object, raw: bytes) -> Envelope:
-    if not isinstance(obj, dict):
+    """A message that is not JSON-RPC 2.0 is "other": refused at once, never handed to a
+    server that would drop it silently and leave its client waiting for the timeout."""
+    if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0":
         return Envelope("other", raw)
     method = obj.get("method")
     if isinstance(method, str):
+        if "id" in obj and not _request_id(obj["id"]):
+            return Envelope("other", raw)
         if "id" not in obj:
             token = None
             if method == "notifications/progress":
