@@ -36,7 +36,7 @@ import httpx2
 import redis
 from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
 
-from bench.harness import Call, ClientFactory, Result, print_table, run_load
+from bench.harness import Call, ClientFactory, Result, merged, print_table, run_load
 from testsupport.github_standin import GitHubStandin, GitHubUser
 from testsupport.net import free_port
 from testsupport.oauth_browser import authorize_as
@@ -218,17 +218,6 @@ async def _phase(
     before = redis_commands(valkey_url)
     result = await run_load(subject, factory, concurrency=CONCURRENCY, duration=duration)
     return result, redis_commands(valkey_url) - before - (setup or Counter())
-
-
-def merged(rounds: list[Result]) -> Result:
-    """Alternating rounds of one subject as one result: the machine is shared, load drifts."""
-    return Result(
-        subject=rounds[0].subject,
-        concurrency=rounds[0].concurrency,
-        seconds=sum(r.seconds for r in rounds),
-        latencies=[latency for r in rounds for latency in r.latencies],
-        errors=sum(r.errors for r in rounds),
-    )
 
 
 async def _measure(valkey_url: str, issuer: str, floor: str) -> tuple[list[Result], dict[str, str]]:

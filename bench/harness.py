@@ -108,6 +108,17 @@ async def run_load(
     return result
 
 
+def merged(rounds: Sequence[Result]) -> Result:
+    """Alternating rounds of one subject as one result: the machine is shared, load drifts."""
+    return Result(
+        subject=rounds[0].subject,
+        concurrency=rounds[0].concurrency,
+        seconds=sum(r.seconds for r in rounds),
+        latencies=[latency for r in rounds for latency in r.latencies],
+        errors=sum(r.errors for r in rounds),
+    )
+
+
 def print_table(title: str, baseline: str, results: Sequence[Result]) -> None:
     """One row per (subject, concurrency); ratio = throughput / baseline's at that concurrency."""
     base = {r.concurrency: r for r in results if r.subject == baseline}

@@ -111,8 +111,7 @@ class AuthApp(Starlette):
             and scope["path"] == "/verify"
             and scope["method"] in VERIFY_METHODS
         ):
-            response = await gateway.forward_auth.verify(Request(scope, receive))
-            await response(scope, receive, send)
+            await gateway.forward_auth.asgi(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
