@@ -1,8 +1,8 @@
 """Echo servers vs the smallest SDK server: tool calls/s and p50/p99 at 1 and 16 clients.
 
 Each client holds one MCP session (SDK client, initialize handshake) and calls
-`echo` in a closed loop. Every server runs as its own process; the client code
-is the same for all. The baseline is the SDK's default (SSE answers); the
+`echo` in a closed loop. Every server runs as its own process, all at once, and
+the subjects take turns in rounds; the client code is the same for all. The baseline is the SDK's default (SSE answers); the
 SDK in JSON mode is shown too, since the echo servers answer JSON whenever
 the client accepts it.
 """
@@ -17,13 +17,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bench.harness import Call, ClientFactory, Result, print_table, run_load
+from bench.harness import Call, ClientFactory, Result, merged, print_table, run_load
 from testsupport.mcp_client import mcp_client
 from testsupport.net import free_port, wait_port
 from testsupport.processes import ManagedProcess
 
 CONCURRENCY = (1, 16)
-DURATION = 4.0
+DURATION = 6.0  # per subject and concurrency, in ROUNDS turns
 
 
 def _client_factory(url: str, token: str | None = None, mode: str = "legacy") -> ClientFactory:
@@ -45,17 +45,27 @@ def _client_factory(url: str, token: str | None = None, mode: str = "legacy") ->
     return factory
 
 
-async def _measure(subject: str, url: str) -> list[Result]:
-    results = []
+ROUNDS = 3  # subjects take turns, so drift on a shared machine falls on all of them
+
+
+def _measure(urls: dict[str, str]) -> dict[str, list[Result]]:
+    results: dict[str, list[Result]] = {}
     for concurrency in CONCURRENCY:
-        results.append(
-            await run_load(
-                subject,
-                _client_factory(url),
-                concurrency=concurrency,
-                duration=DURATION,
-            )
-        )
+        rounds: dict[str, list[Result]] = {subject: [] for subject in urls}
+        for _ in range(ROUNDS):
+            for subject, url in urls.items():
+                rounds[subject].append(
+                    asyncio.run(
+                        run_load(
+                            subject,
+                            _client_factory(url),
+                            concurrency=concurrency,
+                            duration=DURATION / ROUNDS,
+                        )
+                    )
+                )
+        for subject, runs in rounds.items():
+            results.setdefault(subject, []).append(merged(runs))
     return results
 
 
@@ -77,30 +87,30 @@ def main() -> None:
         "sdk baseline (stateful, JSON)": (baseline, ["--stateful", "--json"]),
         "echo-stateful": (echo_server("mcp-echo-streamablehttp-server-stateful"), []),
     }
-    results: dict[str, list[Result]] = {}
-    for subject, (argv, extra) in subjects.items():
-        port = free_port()
-        proc = ManagedProcess([*argv, str(port), *extra], log_path=logs / f"{port}.log").start()
-        try:
+    with contextlib.ExitStack() as running:
+        urls: dict[str, str] = {}
+        for subject, (argv, extra) in subjects.items():
+            port = free_port()
+            proc = running.enter_context(
+                ManagedProcess([*argv, str(port), *extra], log_path=logs / f"{port}.log")
+            )
             try:
                 wait_port("127.0.0.1", port, timeout=30)
             except TimeoutError as exc:
                 raise SystemExit(f"{subject}: {exc}\n{proc.log()[-2000:]}") from None
-            results[subject] = asyncio.run(_measure(subject, f"http://127.0.0.1:{port}/mcp"))
-        finally:
-            proc.stop()
+            urls[subject] = f"http://127.0.0.1:{port}/mcp"
+        stateless = [s for s in subjects if "stateless" in s]
+        stateful = [s for s in subjects if "stateful" in s]
+        results = {**_measure({s: urls[s] for s in stateless})}
+        results.update(_measure({s: urls[s] for s in stateful}))
 
     print_table(
         "echo tool calls, stateless servers (SDK client, one session per client)",
         "sdk baseline (stateless)",
-        results["sdk baseline (stateless)"]
-        + results["sdk baseline (stateless, JSON)"]
-        + results["echo-stateless"],
+        [r for s in stateless for r in results[s]],
     )
     print_table(
         "echo tool calls, stateful servers",
         "sdk baseline (stateful)",
-        results["sdk baseline (stateful)"]
-        + results["sdk baseline (stateful, JSON)"]
-        + results["echo-stateful"],
+        [r for s in stateful for r in results[s]],
     )
