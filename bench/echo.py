@@ -2,9 +2,9 @@
 
 Each client holds one MCP session (SDK client, initialize handshake) and calls
 `echo` in a closed loop. Every server runs as its own process, all at once, and
-the subjects take turns in rounds; the client code is the same for all. The baseline is the SDK's default (SSE answers); the
-SDK in JSON mode is shown too, since the echo servers answer JSON whenever
-the client accepts it.
+the subjects take turns in rounds; the client code is the same for all. The
+baseline is the SDK's default (SSE answers); the SDK in JSON mode is shown too,
+since the echo servers answer JSON whenever the client accepts it.
 """
 
 from __future__ import annotations

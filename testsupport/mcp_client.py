@@ -46,6 +46,20 @@ async def mcp_client(
         yield client
 
 
+def initialize_body(client: str = "raw-test", version: str = "2025-11-25") -> dict[str, Any]:
+    """A handshake-era `initialize` request, for tests that speak raw HTTP."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": {"name": client, "version": "0"},
+        },
+    }
+
+
 def text_of(result: Any) -> str:
     """The concatenated text content of a tool result."""
     return "\n".join(part.text for part in result.content if getattr(part, "type", "") == "text")

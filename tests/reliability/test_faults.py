@@ -22,22 +22,13 @@ from mcp import Client
 
 from scripts.stack import Stack
 from tests.reliability.harness import AccessLog, Control, Signed, report, signed_in
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import initialize_body, mcp_client, text_of
 from testsupport.oauth_client import register
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "0"},
-    },
-}
+INITIALIZE = initialize_body("probe")
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 ECHOING = ("echo-stateless", "echo-stateful", "everything")
 

@@ -22,21 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from scripts.stack import Stack
 from tests.reliability.harness import MCP_SERVICES, PROXIED, Control, Signed
 from testsupport.jsonrpc_fuzz import bodies, modern_exchanges
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import initialize_body, mcp_client, text_of
 
 pytestmark = pytest.mark.slow
 
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "fuzz", "version": "0"},
-    },
-}
+INITIALIZE = initialize_body("fuzz")
 TOOLS = {
     "echo-stateless": ("echo", "printHeader"),
     "echo-stateful": ("echo", "replayLastEcho"),

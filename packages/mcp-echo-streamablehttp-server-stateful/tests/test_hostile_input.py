@@ -10,19 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from testsupport.jsonrpc_fuzz import bodies, modern_exchanges
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import initialize_body, mcp_client, text_of
 
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "fuzz", "version": "0"},
-    },
-}
+INITIALIZE = initialize_body("fuzz")
 ECHO = {
     "jsonrpc": "2.0",
     "id": 2,

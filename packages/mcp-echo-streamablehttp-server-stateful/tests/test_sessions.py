@@ -11,19 +11,10 @@ import anyio.lowlevel
 import httpx2
 import pytest
 
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import initialize_body, mcp_client, text_of
 
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test", "version": "0"},
-    },
-}
+INITIALIZE = initialize_body("raw-test")
 ECHO = {
     "jsonrpc": "2.0",
     "id": 2,

@@ -15,6 +15,10 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mcp_streamablehttp_proxy.config import Settings
 
 logger = logging.getLogger("mcp_streamablehttp_proxy.child")
 
@@ -95,6 +99,17 @@ class ChildProcess:
         )
         proc = asyncio.subprocess.Process(transport, protocol, loop)
         return cls(proc, protocol.process_gone, tag)
+
+    @classmethod
+    async def for_settings(cls, settings: Settings, tag: str) -> ChildProcess:
+        """The configured MCP server, as a session's or the pool's child."""
+        return await cls.spawn(
+            settings.command,
+            env=settings.env,
+            cwd=settings.cwd or None,
+            line_limit=settings.max_message_bytes,
+            tag=tag,
+        )
 
     @property
     def pid(self) -> int:

@@ -602,13 +602,7 @@ class ChildPool:
         tag = f"pool-{next(self._numbers)}"
         try:
             try:
-                child = await ChildProcess.spawn(
-                    self.settings.command,
-                    env=self.settings.env,
-                    cwd=self.settings.cwd or None,
-                    line_limit=self.settings.max_message_bytes,
-                    tag=tag,
-                )
+                child = await ChildProcess.for_settings(self.settings, tag)
             except OSError as exc:
                 raise PoolUnavailableError(f"could not start the MCP server: {exc}") from None
             self._processes.add(child)

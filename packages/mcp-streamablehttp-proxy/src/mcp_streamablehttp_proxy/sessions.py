@@ -226,13 +226,7 @@ class SessionRegistry:
         session_id = secrets.token_urlsafe(32)
         self._starting += 1
         try:
-            child = await ChildProcess.spawn(
-                self.settings.command,
-                env=self.settings.env,
-                cwd=self.settings.cwd or None,
-                line_limit=self.settings.max_message_bytes,
-                tag=session_id[:8],
-            )
+            child = await ChildProcess.for_settings(self.settings, session_id[:8])
         finally:
             self._starting -= 1
         session = Session(session_id, child, self)
