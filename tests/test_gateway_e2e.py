@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
-import mcp_types as types
 import pytest
 
 from scripts.stack import Stack
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import mcp_client, sampling_reply, text_of
 from testsupport.oauth_client import TokenFor, login, register, sdk_auth
 
 pytestmark = pytest.mark.anyio
@@ -122,15 +121,7 @@ async def test_server_to_client_requests_and_progress_stream_through_traefik(
     """
     events: list[str] = []
 
-    async def sampling(
-        _: Any, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        events.append("sampling request")
-        return types.CreateMessageResult(
-            role="assistant",
-            content=types.TextContent(type="text", text="answered through Traefik"),
-            model="test-model",
-        )
+    sampling = sampling_reply("answered through Traefik", events, "sampling request")
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         events.append(f"progress {value:g}")

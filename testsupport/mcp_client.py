@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx2
+import mcp_types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -44,6 +45,22 @@ async def mcp_client(
         ) as client,
     ):
         yield client
+
+
+def sampling_reply(
+    text: str, record: list[str], note: str = "sampling"
+) -> Callable[[Any, types.CreateMessageRequestParams], Awaitable[types.CreateMessageResult]]:
+    """A client's sampling callback: notes `note` in `record`, answers `text`."""
+
+    async def sampling(
+        _: Any, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        record.append(note)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text=text), model="test-model"
+        )
+
+    return sampling
 
 
 def initialize_body(client: str = "raw-test", version: str = "2025-11-25") -> dict[str, Any]:

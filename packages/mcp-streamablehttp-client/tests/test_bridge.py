@@ -3,14 +3,11 @@ SDK's stdio client, forwarding to services behind real Traefik and ForwardAuth."
 
 from __future__ import annotations
 
-from typing import Any
-
-import mcp_types as types
 import pytest
 from client_testkit import ClientHome, bridge
 
 from scripts.stack import Stack
-from testsupport.mcp_client import text_of
+from testsupport.mcp_client import sampling_reply, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -44,15 +41,7 @@ async def test_server_to_client_requests_progress_resources_and_prompts_pass_thr
     sign_in(home, url)
     events: list[str] = []
 
-    async def sampling(
-        _: Any, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        events.append("sampling request")
-        return types.CreateMessageResult(
-            role="assistant",
-            content=types.TextContent(type="text", text="answered over stdio"),
-            model="test-model",
-        )
+    sampling = sampling_reply("answered over stdio", events, "sampling request")
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         events.append(f"progress {value:g}")

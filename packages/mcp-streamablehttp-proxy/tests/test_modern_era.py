@@ -42,7 +42,7 @@ from proxy_testkit import (
     warm_up,
 )
 
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import mcp_client, sampling_reply, text_of
 
 MODERN = "2026-07-28"
 ENVELOPE = {
@@ -772,13 +772,7 @@ def test_everything_samples_and_elicits_per_request_through_rounds(everything: P
     offers the tools that ask back; the client answers through its callbacks, in rounds."""
     asked: list[str] = []
 
-    async def sampling(_: Any, params: types.CreateMessageRequestParams) -> Any:
-        asked.append("sampling")
-        return types.CreateMessageResult(
-            role="assistant",
-            content=types.TextContent(type="text", text="sampled by the test client"),
-            model="test-model",
-        )
+    sampling = sampling_reply("sampled by the test client", asked, "sampling")
 
     async def elicitation(_: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         asked.append("elicitation")

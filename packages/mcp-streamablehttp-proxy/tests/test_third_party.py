@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import mcp_client, sampling_reply, text_of
 from testsupport.processes import serve_app
 
 
@@ -145,15 +145,7 @@ def test_everything_progress_and_logging(everything: Proxy) -> None:
 def test_everything_sampling_elicitation_roots(everything: Proxy) -> None:
     asked: list[str] = []
 
-    async def sampling(
-        _: Any, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        asked.append("sampling")
-        return types.CreateMessageResult(
-            role="assistant",
-            content=types.TextContent(type="text", text="sampled by the test client"),
-            model="test-model",
-        )
+    sampling = sampling_reply("sampled by the test client", asked, "sampling")
 
     async def elicitation(_: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         asked.append("elicitation")
