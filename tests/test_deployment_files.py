@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.stack import ROOT, labels_of, local_static_config
+from scripts.stack import ROOT, compose_environment, labels_of, local_static_config
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +119,17 @@ def test_the_local_stack_runs_the_production_static_configuration(tmp_path: Path
     assert local["experimental"] == static["experimental"]
     assert local["accessLog"]["fields"] == static["accessLog"]["fields"]
     assert list(local["providers"]) == ["file"] and "certificatesResolvers" not in local
+
+
+def test_compose_environment_resolves_defaults_as_compose_does() -> None:
+    service = {"environment": {"A": "${X:-1}", "B": "${Y:-}", "C": "plain", "D": "${Z}/v"}}
+    assert compose_environment(service, {"Y": "set", "Z": "z"}) == {
+        "A": "1",
+        "B": "set",
+        "C": "plain",
+        "D": "z/v",
+    }
+    assert compose_environment(service, {"X": ""})["A"] == "1"  # empty counts as unset with :-
 
 
 def test_every_compose_variable_is_in_the_env_example_with_a_comment() -> None:

@@ -44,6 +44,16 @@ async def test_aliased_identity_headers_are_dropped_at_the_edge(
     assert "aliased" not in headers
 
 
+def test_traefik_runs_with_the_compose_environment(gateway: Stack) -> None:
+    """Traefik's environment in compose (${NAME:-default} resolved) is what the local one gets."""
+    compose = gateway.compose["services"]["traefik"]["environment"]
+    running = psutil.Process(gateway.traefik.pid).environ()
+    assert set(compose) <= set(running)
+    assert running["GOMAXPROCS"] == os.environ.get("TRAEFIK_GOMAXPROCS", "1")
+    assert running["MCP_GATEWAY_VERIFY_URL"].endswith("/verify")
+    assert running["MCP_GATEWAY_VERIFY_URL"].startswith("http://127.0.0.1:")
+
+
 def _stack_children(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
