@@ -231,6 +231,21 @@ async def test_expired_token_is_refused(auth: AuthServer) -> None:
     assert answer.status_code == 401 and "expired" in answer.headers["www-authenticate"]
 
 
+async def test_a_token_accepted_before_is_refused_once_expired_or_elsewhere(
+    auth: AuthServer,
+) -> None:
+    """/verify remembers tokens it has verified: never past their expiry, never for
+    another resource."""
+    tokens = await _signed(auth)
+    tokens.lifetime = -28  # within the 30 s leeway for two more seconds
+    short, _ = tokens.mint(_grant(auth))
+    assert (await auth.verify(short)).status_code == 200
+    assert (await auth.verify(short, "echo-stateful")).status_code == 401
+    await anyio.sleep(3)
+    answer = await auth.verify(short)
+    assert answer.status_code == 401 and "expired" in answer.headers["www-authenticate"]
+
+
 def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 

@@ -3,6 +3,12 @@
 Only the configured algorithm is accepted when verifying, so `alg: none`
 and HS256-signed-with-the-RSA-public-key (key confusion) fail before any
 claim is read.
+
+ForwardAuth verifies the same few tokens over and over, once per MCP request:
+a token that passed every check for an audience is remembered until it
+expires, so the RSA signature and the claims are checked once per token, not
+once per request. Revocation is not remembered here: it is asked of Redis
+every time.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from joserfc.jwt import JWTClaimsRegistry
 from mcp_oauth_dynamicclient.keys import SigningKeys
 
 LEEWAY_SECONDS = 30
+# Distinct (token, audience) pairs remembered as verified: a few per active client.
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -43,6 +51,8 @@ class AccessTokens:
         self.issuer = issuer
         self.lifetime = lifetime
         self._algorithms = [keys.algorithm]
+        # (token, audience) -> (claims, the time they stop being valid); oldest first.
+        self._verified: dict[tuple[str, str | None], tuple[dict[str, Any], float]] = {}
 
     def mint(self, grant: Grant) -> tuple[str, dict[str, Any]]:
         now = int(time.time())
@@ -66,6 +76,22 @@ class AccessTokens:
         self, token: str, *, audience: str | None = None, check_expiry: bool = True
     ) -> dict[str, Any]:
         """The token's claims if it is ours, intact, current and (if given) for `audience`."""
+        if not check_expiry:
+            return self._checked(token, audience, check_expiry=False)
+        key = (token, audience)
+        known = self._verified.get(key)
+        if known is not None:
+            claims, valid_until = known
+            if time.time() < valid_until:
+                return dict(claims)
+            del self._verified[key]
+        claims = self._checked(token, audience, check_expiry=True)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        self._verified[key] = (dict(claims), float(claims["exp"]) + LEEWAY_SECONDS)
+        return claims
+
+    def _checked(self, token: str, audience: str | None, *, check_expiry: bool) -> dict[str, Any]:
         try:
             decoded = jwt.decode(token, self.keys.verifying, algorithms=self._algorithms)
         except (JoseError, ValueError) as exc:
