@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
-import redis
 from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
 
 from bench.harness import Call, ClientFactory, Result, merged, print_table, run_load
+from testsupport.authserver import redis_commands
 from testsupport.github_standin import GitHubStandin, GitHubUser
 from testsupport.net import free_port
 from testsupport.oauth_browser import authorize_as
@@ -60,22 +60,6 @@ class Counted:
     """Requests the server answered, warm-up included, to divide Redis commands by."""
 
     requests: int = 0
-
-
-def redis_commands(url: str) -> Counter[str]:
-    """Calls per command Valkey has executed so far, leaving out INFO (this very reading)."""
-    client = redis.Redis.from_url(url)
-    try:
-        stats = client.info("commandstats")
-    finally:
-        client.close()
-    return Counter(
-        {
-            name.removeprefix("cmdstat_"): int(value["calls"])
-            for name, value in stats.items()
-            if isinstance(value, dict) and name != "cmdstat_info"
-        }
-    )
 
 
 def per_request(spent: Counter[str], requests: int) -> str:

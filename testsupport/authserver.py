@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx2
+import redis
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.server import create_app
 
@@ -116,6 +119,34 @@ class AuthServer:
             sent["Authorization"] = f"Bearer {token}"
         async with httpx2.AsyncClient() as http:
             return await http.get(f"{self.url}/verify", headers=sent)
+
+    async def mirrored(self) -> bool:
+        """Whether /health says /verify checks revocation from memory (subscribed and loaded)."""
+        async with httpx2.AsyncClient() as http:
+            health = (await http.get(f"{self.url}/health")).json()
+        return bool(health.get("revocations") == "mirrored")
+
+    async def wait_mirrored(self) -> None:
+        """Polls: another process (Valkey) decides when, there is no event to wait on."""
+        with anyio.fail_after(15):
+            while not await self.mirrored():  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+
+
+def redis_commands(url: str) -> Counter[str]:
+    """Calls per command Valkey has executed so far, leaving out INFO (this very reading)."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return Counter(
+        {
+            name.removeprefix("cmdstat_"): int(value["calls"])
+            for name, value in stats.items()
+            if isinstance(value, dict) and name != "cmdstat_info"
+        }
+    )
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import anyio
 import pytest
 
-from testsupport.authserver import AuthServer, run_auth_server
+from testsupport.authserver import AuthServer, redis_commands, run_auth_server
 from testsupport.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.anyio
@@ -52,16 +52,21 @@ async def test_clients_list_show_delete(auth: AuthServer) -> None:
 
 
 async def test_tokens_revoke_by_user_and_by_token(auth: AuthServer) -> None:
+    """The CLI is another process: the running server learns of its revocations from their
+    announcements, and answers /verify from memory without asking Redis."""
     client = await auth.register()
     first = await auth.login(client)
     second = await auth.login(client)
+    await auth.wait_mirrored()
     by_token = await cli(auth, "tokens", "revoke", "--token", first["access_token"])
     assert by_token.returncode == 0, by_token.stderr
+    before = redis_commands(auth.settings.redis_url)
     assert (await auth.verify(first["access_token"])).status_code == 401
     assert (await auth.verify(second["access_token"])).status_code == 200
     by_user = await cli(auth, "tokens", "revoke", "--user", "github:1001")
     assert by_user.returncode == 0
     assert (await auth.verify(second["access_token"])).status_code == 401
+    assert (redis_commands(auth.settings.redis_url) - before)["mget"] == 0
 
 
 async def test_generated_keys_sign_and_rotation_keeps_old_tokens_valid(

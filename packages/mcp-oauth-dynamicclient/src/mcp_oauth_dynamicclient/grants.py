@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mcp_oauth_dynamicclient.config import Settings
 from mcp_oauth_dynamicclient.errors import OAuthError
+from mcp_oauth_dynamicclient.revocations import Revocations
 from mcp_oauth_dynamicclient.storage import Store, digest
 from mcp_oauth_dynamicclient.tokens import AccessTokens, Grant
 
@@ -66,6 +67,7 @@ class Grants:
         self.settings = settings
         self.store = store
         self.access = access
+        self.revocations = Revocations(store)
 
     # --- authorization codes -----------------------------------------------------
 
@@ -249,9 +251,7 @@ class Grants:
         return self.settings.refresh_token_lifetime + self.settings.access_token_lifetime
 
     async def revoke_family(self, family: str) -> None:
-        await self.store.redis.set(
-            self.store.key("revoked", "family", family), "1", ex=self._revocation_ttl
-        )
+        await self.revocations.record("family", family, "1", self._revocation_ttl)
         await self.store.delete("family", family)
 
     async def revoke_families(self, *index: str) -> int:
@@ -265,16 +265,12 @@ class Grants:
 
     async def revoke_client(self, client_id: str) -> int:
         """Every token of the client, including access tokens still in flight."""
-        await self.store.redis.set(
-            self.store.key("revoked", "client", client_id),
-            str(time.time()),
-            ex=self._revocation_ttl,
-        )
+        await self.revocations.record("client", client_id, str(time.time()), self._revocation_ttl)
         return await self.revoke_families("client", client_id)
 
     async def revoke_access_token(self, claims: dict[str, Any]) -> None:
         ttl = max(1, int(claims["exp"]) - int(time.time()) + 60)
-        await self.store.redis.set(self.store.key("revoked", "jti", claims["jti"]), "1", ex=ttl)
+        await self.revocations.record("jti", str(claims["jti"]), "1", ttl)
 
     async def revoke_refresh_token(self, refresh_token: str, client_id: str) -> bool:
         """RFC 7009: revoking a refresh token revokes its family; another client's is ignored."""
@@ -285,16 +281,6 @@ class Grants:
         return True
 
     async def is_revoked(self, claims: dict[str, Any]) -> bool:
-        """One round trip: the token, its family, or its client revoked.
-
-        A client's revocation holds the time it happened: tokens the client
-        obtains afterwards are not affected.
-        """
-        token, family, client = await self.store.redis.mget(
-            self.store.key("revoked", "jti", str(claims.get("jti", ""))),
-            self.store.key("revoked", "family", str(claims.get("fam", ""))),
-            self.store.key("revoked", "client", str(claims.get("client_id", ""))),
-        )
-        if token or family:
-            return True
-        return client is not None and float(claims.get("iat", 0)) <= float(client)
+        """The token, its family, or its client revoked (a client's revocation holds the
+        time it happened: tokens the client obtains afterwards are not affected)."""
+        return await self.revocations.is_revoked(claims)

@@ -388,6 +388,10 @@ def _schemas() -> dict[str, Schema]:
                 "status": {"enum": ["ok", "unavailable"]},
                 "version": _string(),
                 "redis": {"enum": ["ok", "unreachable"]},
+                "revocations": {
+                    "enum": ["mirrored", "asked of redis"],
+                    "description": "whether /verify checks revocation from memory or asks Redis",
+                },
             },
         },
         "AnyJSON": {"description": "the MCP message Traefik forwards; not read"},

@@ -6,6 +6,7 @@ the lifespan, so building an app does no I/O and tests can build many.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +36,7 @@ from mcp_oauth_dynamicclient.openapi import openapi_description
 from mcp_oauth_dynamicclient.ratelimit import Limit, RateLimiter, parse_networks
 from mcp_oauth_dynamicclient.registration import RegistrationEndpoints
 from mcp_oauth_dynamicclient.resources import Resources
+from mcp_oauth_dynamicclient.revocations import Revocations
 from mcp_oauth_dynamicclient.storage import Store
 from mcp_oauth_dynamicclient.token_endpoints import TokenEndpoints
 from mcp_oauth_dynamicclient.tokens import AccessTokens
@@ -56,6 +58,7 @@ class Gateway:
     authorize: AuthorizeEndpoints
     tokens: TokenEndpoints
     forward_auth: ForwardAuth
+    revocations: Revocations
     limited: dict[str, Endpoint]  # the rate-limited endpoints, by name
 
 
@@ -84,6 +87,7 @@ async def build_gateway(
         authorize=authorize,
         tokens=tokens,
         forward_auth=ForwardAuth(resources, access, grants, settings.policy_rules),
+        revocations=grants.revocations,
         limited={
             "register": limiter.wrap(
                 "register", Limit.parse(settings.rate_limit_register), registration.register
@@ -131,11 +135,15 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             settings.redis_password.get_secret_value(),
         )
         async with httpx2.AsyncClient(timeout=10.0, follow_redirects=False) as http:
-            app.state.gateway = await build_gateway(settings, store, http, resolver)
+            app.state.gateway = gateway = await build_gateway(settings, store, http, resolver)
+            mirror = asyncio.create_task(gateway.revocations.run())
             log.info("auth service ready: issuer %s", settings.gateway_issuer)
             try:
                 yield
             finally:
+                mirror.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await mirror
                 await store.close()
 
     def route(path: str, pick: Callable[[Gateway], Endpoint], methods: list[str]) -> Route:
@@ -149,12 +157,15 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         return JSONResponse(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
     async def health(request: Request) -> Response:
-        store: Store = request.app.state.gateway.store
+        gateway: Gateway = request.app.state.gateway
         try:
-            await store.ping()
+            await gateway.store.ping()
         except (RedisError, OSError):
             return JSONResponse({"status": "unavailable", "redis": "unreachable"}, 503)
-        return no_store_json({"status": "ok", "version": __version__, "redis": "ok"})
+        revocations = "mirrored" if gateway.revocations.mirrored else "asked of redis"
+        return no_store_json(
+            {"status": "ok", "version": __version__, "redis": "ok", "revocations": revocations}
+        )
 
     description = openapi_description(settings)
 
