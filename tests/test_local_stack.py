@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
+import httpx2
 import psutil
 import pytest
 
@@ -52,6 +54,24 @@ def test_traefik_runs_with_the_compose_environment(gateway: Stack) -> None:
     assert running["GOMAXPROCS"] == os.environ.get("TRAEFIK_GOMAXPROCS", "1")
     assert running["MCP_GATEWAY_VERIFY_URL"].endswith("/verify")
     assert running["MCP_GATEWAY_VERIFY_URL"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.anyio
+async def test_the_auth_service_mirrors_revocations_over_its_password_protected_valkey(
+    gateway: Stack,
+) -> None:
+    """/verify asks Valkey nothing once the mirror is live; here it subscribes with AUTH."""
+
+    async def mirrored(http: httpx2.AsyncClient) -> bool:
+        health = (await http.get(f"{gateway.gateway_url}/health")).json()
+        return bool(health.get("revocations") == "mirrored")
+
+    async with httpx2.AsyncClient() as http:
+        with anyio.fail_after(15):
+            while not await mirrored(http):  # noqa: ASYNC110 - another process decides when
+                await anyio.sleep(0.1)
+    auth = next(s for s in gateway.services if s.name == "auth")
+    assert any("PASSWORD" in name and value for name, value in auth.env.items())
 
 
 def _stack_children(pid: int) -> list[psutil.Process]:
