@@ -364,6 +364,13 @@ class Stack:
                     paths.append(f"{value}/mcp")
         return paths
 
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         for proc in [self.traefik, *(s.process for s in reversed(self.services))]:
             if proc is not None:

@@ -12,12 +12,8 @@ from testsupport.oauth_client import TokenFor, login
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole local stack (scripts/stack.py) on a free port, as `just up` runs it."""
-    stack = Stack(gateway_port=free_port(), state_dir=tmp_path_factory.mktemp("stack"))
-    stack.start()
-    try:
+    with Stack(gateway_port=free_port(), state_dir=tmp_path_factory.mktemp("stack")) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -29,16 +29,12 @@ ACCESS = re.compile(r'"POST (/[^/ ]+)/mcp HTTP/1.1" (\d{3}) .* "([^"]+)@file" "(
 
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
+    with Stack(
         gateway_port=free_port(),
         state_dir=tmp_path_factory.mktemp("scaled-stack"),
         replicas=REPLICAS,
-    )
-    stack.start()
-    try:
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def served_by(stack: Stack, router: str) -> Counter[str]:

@@ -32,16 +32,12 @@ POLICY = {
 
 @pytest.fixture(scope="module")
 def policed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
+    with Stack(
         gateway_port=free_port(),
         state_dir=tmp_path_factory.mktemp("policed-stack"),
         env={"POLICY": json.dumps(POLICY)},
-    )
-    stack.start()
-    try:
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_a_tool_needing_a_scope_makes_the_sdk_client_step_up(policed: Stack) -> None:

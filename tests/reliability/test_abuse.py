@@ -32,12 +32,10 @@ CLIENT = {"redirect_uris": ["http://127.0.0.1:9/callback"], "client_name": "one 
 
 @pytest.fixture(scope="module")
 def abuse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Control]:
-    stack = Stack(gateway_port=free_port(), state_dir=tmp_path_factory.mktemp("abuse"), replicas={})
-    stack.start()
-    try:
+    with Stack(
+        gateway_port=free_port(), state_dir=tmp_path_factory.mktemp("abuse"), replicas={}
+    ) as stack:
         yield Control(stack)
-    finally:
-        stack.stop()
 
 
 async def hammer(

@@ -21,16 +21,12 @@ TOKEN_LIFETIME = 4
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    gateway = Stack(
+    with Stack(
         gateway_port=free_port(),
         state_dir=tmp_path_factory.mktemp("client-stack"),
         env={"ACCESS_TOKEN_LIFETIME": str(TOKEN_LIFETIME)},
-    )
-    gateway.start()
-    try:
+    ) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
 
 
 @pytest.fixture

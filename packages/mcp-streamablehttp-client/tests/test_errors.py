@@ -67,16 +67,12 @@ def test_a_server_without_oauth_metadata(
 
 
 def test_registration_refused(tmp_path_factory: pytest.TempPathFactory, home: ClientHome) -> None:
-    gated = Stack(
+    with Stack(
         gateway_port=free_port(),
         state_dir=tmp_path_factory.mktemp("gated-stack"),
         env={"REGISTRATION_INITIAL_ACCESS_TOKEN": "only-for-the-operator-0123456789"},
-    )
-    gated.start()
-    try:
+    ) as gated:
         done = home.run("--server-url", f"{gated.gateway_url}/echo-stateless/mcp", "--login")
-    finally:
-        gated.stop()
     assert done.returncode == 1
     assert "refused to register this client" in done.stderr
     assert home.visits() == 0

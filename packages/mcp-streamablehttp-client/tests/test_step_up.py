@@ -21,17 +21,13 @@ POLICY = {
 
 @pytest.fixture(scope="module")
 def policed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(
+    with Stack(
         gateway_port=free_port(),
         state_dir=tmp_path_factory.mktemp("step-up-stack"),
         env={"POLICY": json.dumps(POLICY)},
         replicas={},
-    )
-    stack.start()
-    try:
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_a_scoped_tool_makes_the_client_sign_in_for_the_larger_scope(
