@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bench.harness import Call, ClientFactory, Result, merged, print_table, run_load
+from bench.harness import Call, ClientFactory, Result, in_rounds, print_table
 from testsupport.mcp_client import mcp_client
 from testsupport.net import free_port, wait_port
 from testsupport.processes import ManagedProcess
@@ -45,27 +45,19 @@ def _client_factory(url: str, token: str | None = None, mode: str = "legacy") ->
     return factory
 
 
-ROUNDS = 3  # subjects take turns, so drift on a shared machine falls on all of them
+ROUNDS = 3
 
 
 def _measure(urls: dict[str, str]) -> dict[str, list[Result]]:
-    results: dict[str, list[Result]] = {}
+    """Per subject, one merged result for each concurrency."""
+    results: dict[str, list[Result]] = {subject: [] for subject in urls}
+    factories = {subject: _client_factory(url) for subject, url in urls.items()}
     for concurrency in CONCURRENCY:
-        rounds: dict[str, list[Result]] = {subject: [] for subject in urls}
-        for _ in range(ROUNDS):
-            for subject, url in urls.items():
-                rounds[subject].append(
-                    asyncio.run(
-                        run_load(
-                            subject,
-                            _client_factory(url),
-                            concurrency=concurrency,
-                            duration=DURATION / ROUNDS,
-                        )
-                    )
-                )
-        for subject, runs in rounds.items():
-            results.setdefault(subject, []).append(merged(runs))
+        measured = asyncio.run(
+            in_rounds(factories, concurrency=concurrency, rounds=ROUNDS, seconds=DURATION / ROUNDS)
+        )
+        for result in measured:
+            results[result.subject].append(result)
     return results
 
 
@@ -101,8 +93,10 @@ def main() -> None:
             urls[subject] = f"http://127.0.0.1:{port}/mcp"
         stateless = [s for s in subjects if "stateless" in s]
         stateful = [s for s in subjects if "stateful" in s]
-        results = {**_measure({s: urls[s] for s in stateless})}
-        results.update(_measure({s: urls[s] for s in stateful}))
+        results = {
+            **_measure({s: urls[s] for s in stateless}),
+            **_measure({s: urls[s] for s in stateful}),
+        }
 
     print_table(
         "echo tool calls, stateless servers (SDK client, one session per client)",

@@ -15,36 +15,28 @@ import tempfile
 from pathlib import Path
 
 from bench.echo import _client_factory
-from bench.harness import Result, merged, print_table, run_load
+from bench.harness import Result, in_rounds, print_table
 from scripts.stack import Stack
 from testsupport.net import free_port
 from testsupport.oauth_client import login
 
 CONCURRENCY = 16
-ROUNDS = 4  # subjects take turns, so drift on a shared machine falls on all of them
+ROUNDS = 4
 ROUND_SECONDS = 2.5
 MODERN = "2026-07-28"
 
 
 async def _measure(targets: dict[str, tuple[str, str | None, str]]) -> list[Result]:
-    rounds: dict[str, list[Result]] = {subject: [] for subject in targets}
-    for _ in range(ROUNDS):
-        for subject, (url, token, mode) in targets.items():
-            rounds[subject].append(
-                await run_load(
-                    subject,
-                    _client_factory(url, token, mode),
-                    concurrency=CONCURRENCY,
-                    duration=ROUND_SECONDS,
-                )
-            )
-    return [merged(results) for results in rounds.values()]
+    factories = {
+        subject: _client_factory(url, token, mode)
+        for subject, (url, token, mode) in targets.items()
+    }
+    return await in_rounds(factories, concurrency=CONCURRENCY, rounds=ROUNDS, seconds=ROUND_SECONDS)
 
 
 def main() -> None:
-    stack = Stack(gateway_port=free_port(), state_dir=Path(tempfile.mkdtemp(prefix="bench-gw-")))
-    stack.start()
-    try:
+    state_dir = Path(tempfile.mkdtemp(prefix="bench-gw-"))
+    with Stack(gateway_port=free_port(), state_dir=state_dir) as stack:
         direct = {s.name: s.url for s in stack.services}
         for service in ("echo-stateless", "echo-stateful"):
             routed = f"{stack.gateway_url}/{service}/mcp"
@@ -72,5 +64,3 @@ def main() -> None:
                 f"gateway / direct in {MODERN} = "
                 f"{modern / by_subject[f'{service} direct, {MODERN}']:.2f}x"
             )
-    finally:
-        stack.stop()

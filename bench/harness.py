@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -117,6 +117,20 @@ def merged(rounds: Sequence[Result]) -> Result:
         latencies=[latency for r in rounds for latency in r.latencies],
         errors=sum(r.errors for r in rounds),
     )
+
+
+async def in_rounds(
+    factories: Mapping[str, ClientFactory], *, concurrency: int, rounds: int, seconds: float
+) -> list[Result]:
+    """Subjects take turns, `rounds` times, `seconds` each, so drift on a shared machine
+    falls on all of them; each subject's rounds merged into one result."""
+    runs: dict[str, list[Result]] = {subject: [] for subject in factories}
+    for _ in range(rounds):
+        for subject, factory in factories.items():
+            runs[subject].append(
+                await run_load(subject, factory, concurrency=concurrency, duration=seconds)
+            )
+    return [merged(results) for results in runs.values()]
 
 
 def print_table(title: str, baseline: str, results: Sequence[Result]) -> None:
