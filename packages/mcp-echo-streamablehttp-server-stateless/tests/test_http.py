@@ -16,7 +16,7 @@ from mcp_types.version import (
     MODERN_PROTOCOL_VERSIONS,
 )
 
-from testsupport.mcp_client import mcp_client, text_of
+from testsupport.mcp_client import initialize_body, mcp_client, text_of
 from testsupport.processes import start_http_service
 
 JSON_ONLY = {"accept": "application/json", "content-type": "application/json"}
@@ -27,19 +27,6 @@ LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 def post(url: str, body: object, headers: dict[str, str] | None = None) -> httpx2.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return httpx2.post(url, content=content, headers={**JSON_ONLY, **(headers or {})}, timeout=10)
-
-
-def initialize(version: str) -> dict[str, object]:
-    return {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": version,
-            "capabilities": {},
-            "clientInfo": {"name": "raw-test", "version": "0"},
-        },
-    }
 
 
 def assert_jsonrpc_error(response: httpx2.Response, status: int, fragment: str) -> None:
@@ -79,7 +66,7 @@ async def test_concurrent_clients_never_see_each_others_headers(echo_url: str) -
 
 @pytest.mark.parametrize("version", HANDSHAKE_PROTOCOL_VERSIONS)
 def test_initialize_accepts_every_handshake_version(echo_url: str, version: str) -> None:
-    response = post(echo_url, initialize(version))
+    response = post(echo_url, initialize_body(version=version))
     assert response.status_code == 200
     assert response.json()["result"]["protocolVersion"] == version
 

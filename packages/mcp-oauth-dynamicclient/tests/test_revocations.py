@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -15,18 +17,31 @@ from testsupport.valkey import ValkeyProcess
 pytestmark = pytest.mark.anyio
 
 
-async def _revoke(auth: AuthServer, token: str, client_id: str) -> None:
+@pytest.fixture
+def own_valkey(tmp_path: Path) -> Iterator[ValkeyProcess]:
+    """A Valkey of the test's own: these tests stop, restart and freeze it."""
+    valkey = ValkeyProcess(tmp_path / "valkey").start()
+    try:
+        yield valkey
+    finally:
+        valkey.stop()
+
+
+async def _revoked_and_kept(auth: AuthServer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two token responses of one client; the first one's access token revoked (RFC 7009)."""
+    client = await auth.register()
+    revoked, kept = await auth.login(client), await auth.login(client)
     async with httpx2.AsyncClient() as http:
         answer = await http.post(
-            f"{auth.url}/revoke", data={"token": token, "client_id": client_id}
+            f"{auth.url}/revoke",
+            data={"token": revoked["access_token"], "client_id": client.client_id},
         )
     assert answer.status_code == 200
+    return revoked, kept
 
 
 async def test_verify_asks_redis_nothing_once_mirrored(auth: AuthServer) -> None:
-    client = await auth.register()
-    kept, revoked = await auth.login(client), await auth.login(client)
-    await _revoke(auth, revoked["access_token"], client.client_id)
+    revoked, kept = await _revoked_and_kept(auth)
     await auth.wait_mirrored()
     before = redis_commands(auth.settings.redis_url)
     answers = [(await auth.verify(t["access_token"])).status_code for t in [kept, revoked] * 10]
@@ -36,70 +51,56 @@ async def test_verify_asks_redis_nothing_once_mirrored(auth: AuthServer) -> None
     assert not set(spent) - {"ping", "hello", "client|setinfo"}, spent
 
 
-async def test_a_server_started_later_loads_what_was_revoked(tmp_path: Path) -> None:
-    valkey = ValkeyProcess(tmp_path / "valkey").start()
-    try:
-        with run_auth_server(valkey.url) as first:
-            client = await first.register()
-            revoked, kept = await first.login(client), await first.login(client)
-            await _revoke(first, revoked["access_token"], client.client_id)
-        port = int(first.url.rsplit(":", 1)[1])
-        prefix = first.settings.redis_key_prefix
-        with run_auth_server(valkey.url, port=port, redis_key_prefix=prefix) as second:
-            await second.wait_mirrored()
-            before = redis_commands(valkey.url)
-            assert (await second.verify(revoked["access_token"])).status_code == 401
-            assert (await second.verify(kept["access_token"])).status_code == 200
-            assert (redis_commands(valkey.url) - before)["mget"] == 0
-    finally:
-        valkey.stop()
+async def test_a_server_started_later_loads_what_was_revoked(own_valkey: ValkeyProcess) -> None:
+    with run_auth_server(own_valkey.url) as first:
+        revoked, kept = await _revoked_and_kept(first)
+    port = int(first.url.rsplit(":", 1)[1])
+    prefix = first.settings.redis_key_prefix
+    with run_auth_server(own_valkey.url, port=port, redis_key_prefix=prefix) as second:
+        await second.wait_mirrored()
+        before = redis_commands(own_valkey.url)
+        assert (await second.verify(revoked["access_token"])).status_code == 401
+        assert (await second.verify(kept["access_token"])).status_code == 200
+        assert (redis_commands(own_valkey.url) - before)["mget"] == 0
 
 
-async def test_valkey_gone_is_a_503_at_once_and_the_mirror_returns(tmp_path: Path) -> None:
-    valkey = ValkeyProcess(tmp_path / "valkey").start()
-    try:
-        with run_auth_server(valkey.url) as auth:
-            client = await auth.register()
-            revoked, kept = await auth.login(client), await auth.login(client)
-            await _revoke(auth, revoked["access_token"], client.client_id)
-            await auth.wait_mirrored()
-            valkey.stop()
-            # The very next request: the mirror knows its connection is gone.
-            answer = await auth.verify(kept["access_token"])
-            assert answer.status_code == 503, answer.text
-            assert not await auth.mirrored()
-            valkey.start()  # same port and data: the revocation is still in Redis
-            await auth.wait_mirrored()
-            assert (await auth.verify(revoked["access_token"])).status_code == 401
-            assert (await auth.verify(kept["access_token"])).status_code == 200
-    finally:
-        valkey.stop()
+async def test_valkey_gone_is_a_503_at_once_and_the_mirror_returns(
+    own_valkey: ValkeyProcess,
+) -> None:
+    with run_auth_server(own_valkey.url) as auth:
+        revoked, kept = await _revoked_and_kept(auth)
+        await auth.wait_mirrored()
+        own_valkey.stop()
+        # The very next request: the mirror knows its connection is gone.
+        answer = await auth.verify(kept["access_token"])
+        assert answer.status_code == 503, answer.text
+        assert not await auth.mirrored()
+        own_valkey.start()  # same port and data: the revocation is still in Redis
+        await auth.wait_mirrored()
+        assert (await auth.verify(revoked["access_token"])).status_code == 401
+        assert (await auth.verify(kept["access_token"])).status_code == 200
 
 
-async def test_a_silent_valkey_stops_the_mirror_within_seconds(tmp_path: Path) -> None:
+async def test_a_silent_valkey_stops_the_mirror_within_seconds(own_valkey: ValkeyProcess) -> None:
     """A hung Redis (or a partition that sends no reset): PING goes unanswered, so /verify
     stops trusting memory and asks Redis, which fails closed."""
-    valkey = ValkeyProcess(tmp_path / "valkey").start()
-    try:
-        with run_auth_server(valkey.url) as auth:
-            client = await auth.register()
-            tokens = await auth.login(client)
-            await auth.wait_mirrored()
-            frozen = psutil.Process(valkey.pid)
-            frozen.suspend()
-            try:
-                assert (await auth.verify(tokens["access_token"])).status_code == 200
-                statuses = []
-                for _ in range(20):  # PING every 5 s: given up within two rounds
-                    statuses.append((await auth.verify(tokens["access_token"])).status_code)
-                    if statuses[-1] == 503:
-                        break
-                    await anyio.sleep(1)
-                assert statuses[-1] == 503, statuses
-                assert set(statuses) <= {200, 503}, statuses
-            finally:
-                frozen.resume()
-            await auth.wait_mirrored()
+    with run_auth_server(own_valkey.url) as auth:
+        client = await auth.register()
+        tokens = await auth.login(client)
+        await auth.wait_mirrored()
+        frozen = psutil.Process(own_valkey.pid)
+        frozen.suspend()
+        try:
             assert (await auth.verify(tokens["access_token"])).status_code == 200
-    finally:
-        valkey.stop()
+            statuses = []
+            for _ in range(20):  # PING every 5 s: given up within two rounds
+                statuses.append((await auth.verify(tokens["access_token"])).status_code)
+                if statuses[-1] == 503:
+                    break
+                await anyio.sleep(1)
+            assert statuses[-1] == 503, statuses
+            assert set(statuses) <= {200, 503}, statuses
+        finally:
+            frozen.resume()
+        await auth.wait_mirrored()
+        assert (await auth.verify(tokens["access_token"])).status_code == 200

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx2
 import psutil
 
+from testsupport.mcp_client import initialize_body
 from testsupport.net import free_port
 from testsupport.processes import ManagedProcess
 
@@ -25,16 +26,7 @@ EVERYTHING = "@modelcontextprotocol/server-everything@2026.8.31"
 TIME_COMMAND = ["uvx", "--from", TIME, "mcp-server-time", "--local-timezone", "UTC"]
 EVERYTHING_COMMAND = ["npx", "-y", EVERYTHING, "stdio"]
 WARM_UP_SECONDS = 600
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test", "version": "1"},
-    },
-}
+INIT = initialize_body("raw-test", "2025-06-18")
 ACCEPT_BOTH = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 
