@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from mcp_oauth_dynamicclient.grants import Grants
@@ -118,13 +116,6 @@ class ForwardAuth:
         headers, body = verdict.encoded()
         await send({"type": "http.response.start", "status": verdict.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-    async def verify(self, request: Request) -> Response:
-        verdict = await self.decide(request.headers, request.method)
-        headers, body = verdict.encoded()
-        response = Response(content=body, status_code=verdict.status)
-        response.raw_headers = headers
-        return response
 
     async def decide(self, headers: Mapping[str, str], method: str) -> Verdict:
         if headers.get("x-forwarded-method", method) == "OPTIONS":

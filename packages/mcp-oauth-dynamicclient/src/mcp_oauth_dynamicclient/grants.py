@@ -136,7 +136,7 @@ class Grants:
         record = await self.store.get_json("refresh", key)
         if record is None or record["client_id"] != client_id:
             raise OAuthError("invalid_grant", INVALID_REFRESH)
-        if await self.store.redis.exists(self.store.key("revoked", "family", record["family"])):
+        if await self.revocations.family_revoked(record["family"]):
             raise OAuthError("invalid_grant", INVALID_REFRESH)
         if resource and resource.rstrip("/") != record["resource"]:
             raise OAuthError("invalid_target", "resource differs from the original grant")

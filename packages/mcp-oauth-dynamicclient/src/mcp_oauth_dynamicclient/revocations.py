@@ -121,7 +121,7 @@ class Revocations:
         """Write and announce in one transaction, and apply here at once."""
         assert kind in KINDS
         pipe = self.store.redis.pipeline(transaction=True)
-        pipe.set(self.store.key("revoked", kind, ident), value, ex=ttl)
+        pipe.set(self._key(kind, ident), value, ex=ttl)
         announcement = {"key": f"{kind}:{ident}", "value": value, "ttl": ttl}
         pipe.publish(self.channel, json.dumps(announcement))
         await pipe.execute()
@@ -137,14 +137,19 @@ class Revocations:
             client = self._active(f"client:{client_id}", now)
         else:
             token, fam, at = await self.store.redis.mget(
-                self.store.key("revoked", "jti", jti),
-                self.store.key("revoked", "family", family),
-                self.store.key("revoked", "client", client_id),
+                self._key("jti", jti), self._key("family", family), self._key("client", client_id)
             )
             if token or fam:
                 return True
             client = float(at) if at is not None else None
         return client is not None and float(claims.get("iat", 0)) <= client
+
+    async def family_revoked(self, family: str) -> bool:
+        """For a refresh, which asks Redis anyway: the mark there is the authority."""
+        return bool(await self.store.redis.exists(self._key("family", family)))
+
+    def _key(self, kind: str, ident: str) -> str:
+        return self.store.key("revoked", kind, ident)
 
     def _active(self, key: str, now: float) -> float | None:
         entry = self._entries.get(key)

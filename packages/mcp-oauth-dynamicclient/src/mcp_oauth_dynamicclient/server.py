@@ -123,6 +123,16 @@ class AuthApp(Starlette):
 VERIFY_METHODS = ("GET", "POST", "HEAD")
 
 
+class VerifyRoute:
+    """/verify's route, there for Starlette's method check (405): AuthApp answers first.
+
+    An ASGI app, not a function, so Starlette hands it the raw scope."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway: Gateway = scope["app"].state.gateway
+        await gateway.forward_auth.asgi(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None) -> Starlette:
     """`resolver` is a seam for tests of metadata-document fetching (DNS answers)."""
     settings = settings or Settings()
@@ -198,7 +208,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         },
         routes=[
             # Answered by AuthApp itself; listed for the method check and the description.
-            route("/verify", lambda g: g.forward_auth.verify, list(VERIFY_METHODS)),
+            Route("/verify", VerifyRoute(), methods=list(VERIFY_METHODS)),
             route(
                 "/.well-known/oauth-authorization-server",
                 lambda g: g.metadata.authorization_server,
