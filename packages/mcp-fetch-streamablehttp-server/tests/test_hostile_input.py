@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp_fetch_streamablehttp_server.config import Settings
 from mcp_fetch_streamablehttp_server.server import create_app
-from mcp_fetch_streamablehttp_server.ssrf import IPAddress
+from mcp_oauth_gateway_core.ssrf import IPAddress
 
 from testsupport.jsonrpc_fuzz import bodies, json_values, modern_exchanges, tool_calls
 from testsupport.mcp_client import mcp_client, text_of

@@ -150,6 +150,7 @@ async def test_private_addresses_are_never_fetched(
     ):
         page = await cimd_auth.browser.get(cimd_auth.authorize_url(url, challenge))
         assert page.status_code == 400 and "refused" in page.text, url
+        assert "CIMD_ALLOWED_HOSTS" in page.text, "the refusal names this service's setting"
     assert sum(document_host.hits.values()) == before
 
 

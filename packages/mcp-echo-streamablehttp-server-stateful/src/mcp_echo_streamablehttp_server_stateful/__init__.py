@@ -1,3 +1,5 @@
 """Stateful MCP diagnostic server: the nine echo tools plus per-session memory."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("mcp-echo-streamablehttp-server-stateful")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mcp_echo_streamablehttp_server_stateless.cli import common_parser, overrides, serve
+from mcp_echo_streamablehttp_server_stateless.cli import common_parser, serve
 
 from mcp_echo_streamablehttp_server_stateful.config import Settings
 
@@ -26,5 +26,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         help="most live sessions (MCP_ECHO_MAX_SESSIONS, default 1000)",
     )
-    args = parser.parse_args(argv)
-    serve(Settings(**overrides(args)), create_app)
+    serve(parser, argv, Settings, create_app)

@@ -1,3 +1,5 @@
 """Stateless MCP diagnostic server: what reached it, and how."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("mcp-echo-streamablehttp-server-stateless")

@@ -6,16 +6,18 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import uvicorn
+from mcp_oauth_gateway_core import commandline
+from mcp_oauth_gateway_core.logs import configure_logging
 
 from mcp_echo_streamablehttp_server_stateless.config import Settings
-from mcp_echo_streamablehttp_server_stateless.logs import configure_logging
 
 S = TypeVar("S", bound=Settings)
 
 
 def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The flags both echo servers take; `prog` is also the distribution named by --version."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    commandline.add_version(parser, prog)
     parser.add_argument("--host", help="interface to bind (MCP_ECHO_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (MCP_ECHO_PORT, default 3000)")
     parser.add_argument(
@@ -36,20 +38,18 @@ def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Only the flags that were given, as Settings field values."""
-    return {k: v for k, v in vars(args).items() if v is not None}
-
-
-def serve(settings: S, app_factory: Callable[[S], Any]) -> None:
+def serve(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    settings_class: type[S],
+    app_factory: Callable[[S], Any],
+) -> None:
+    """Settings from the environment with the given flags over them, then serve."""
+    values = commandline.given(parser.parse_args(argv))
+    settings = commandline.load_settings(parser, settings_class, values)
     configure_logging(settings.log_level, settings.log_file)
-    uvicorn.run(
-        app_factory(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level == "DEBUG",
-        timeout_graceful_shutdown=5,
+    commandline.serve(
+        app_factory(settings), host=settings.host, port=settings.port, log_level=settings.log_level
     )
 
 
@@ -60,5 +60,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         "mcp-echo-streamablehttp-server-stateless",
         "Stateless MCP diagnostic server (StreamableHTTP at /mcp).",
     )
-    args = parser.parse_args(argv)
-    serve(Settings(**overrides(args)), create_app)
+    serve(parser, argv, Settings, create_app)

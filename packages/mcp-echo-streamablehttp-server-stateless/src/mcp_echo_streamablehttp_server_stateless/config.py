@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
+from mcp_oauth_gateway_core.settings import CommaList, LogLevel, split_commas
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-
-CommaList = Annotated[list[str], NoDecode]
-
-
-def split_commas(value: object) -> object:
-    """Environment lists are comma-separated: `A,B` rather than JSON."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):

@@ -6,37 +6,16 @@ the arrival time into the ASGI scope so requestTiming can report it.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Sequence
 
-from mcp_types import INVALID_REQUEST
+from mcp_oauth_gateway_core.cors import CorsPolicy, own_origin
+from mcp_oauth_gateway_core.jsonrpc import send_error
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_echo_streamablehttp_server_stateless.cors import CorsPolicy, own_origin
-
 RECEIVED_AT = "echo.received_at"  # scope["state"] key: (perf_counter, wall clock)
-
-
-def jsonrpc_error_body(message: str, code: int = INVALID_REQUEST) -> bytes:
-    return json.dumps(
-        {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
-    ).encode()
-
-
-async def send_error(
-    send: Send, status: int, message: str, extra_headers: dict[str, str] | None = None
-) -> None:
-    body = jsonrpc_error_body(message)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    headers += [(k.encode(), v.encode()) for k, v in (extra_headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class McpGuards:
@@ -87,7 +66,7 @@ class McpGuards:
                 400,
                 f"Unsupported MCP-Protocol-Version {version!r}; supported: "
                 f"{', '.join(self.protocol_versions)}",
-                cors_headers,
+                extra_headers=cors_headers,
             )
             return
 
@@ -126,7 +105,7 @@ class McpGuards:
         )
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await send_error(send, 413, too_large, cors_headers)
+            await send_error(send, 413, too_large, extra_headers=cors_headers)
             return None
         body = bytearray()
         pending: deque[Message] = deque()
@@ -137,7 +116,7 @@ class McpGuards:
                 break
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
-                await send_error(send, 413, too_large, cors_headers)
+                await send_error(send, 413, too_large, extra_headers=cors_headers)
                 return None
             if not message.get("more_body", False):
                 break

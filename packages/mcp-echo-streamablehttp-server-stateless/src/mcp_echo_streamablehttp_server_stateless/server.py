@@ -17,6 +17,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_oauth_gateway_core.cors import CorsPolicy
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -26,7 +27,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_echo_streamablehttp_server_stateless import __version__
 from mcp_echo_streamablehttp_server_stateless.config import Settings
-from mcp_echo_streamablehttp_server_stateless.cors import CorsPolicy
 from mcp_echo_streamablehttp_server_stateless.http_guards import McpGuards
 from mcp_echo_streamablehttp_server_stateless.tools import (
     Diagnostics,

@@ -23,6 +23,13 @@ import psutil
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
+from mcp_oauth_gateway_core.cors import (
+    ALLOW_HEADERS,
+    ALLOW_METHODS,
+    EXPOSE_HEADERS,
+    CorsPolicy,
+    own_origin,
+)
 from mcp_types import INVALID_PARAMS
 from pydantic import Field
 from starlette.requests import Request
@@ -30,13 +37,6 @@ from starlette.requests import Request
 from mcp_echo_streamablehttp_server_stateless import __version__
 from mcp_echo_streamablehttp_server_stateless.bearer import TokenNotDecodable, bearer_token, peek
 from mcp_echo_streamablehttp_server_stateless.config import Settings
-from mcp_echo_streamablehttp_server_stateless.cors import (
-    ALLOW_HEADERS,
-    ALLOW_METHODS,
-    EXPOSE_HEADERS,
-    CorsPolicy,
-    own_origin,
-)
 from mcp_echo_streamablehttp_server_stateless.http_guards import RECEIVED_AT
 from mcp_echo_streamablehttp_server_stateless.redaction import (
     SECRET_HEADERS,

@@ -1,3 +1,5 @@
 """A fetch tool for MCP that refuses to reach the network it runs in."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("mcp-fetch-streamablehttp-server")

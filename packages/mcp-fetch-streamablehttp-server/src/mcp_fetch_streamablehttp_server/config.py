@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
+from mcp_oauth_gateway_core.settings import CommaList, LogLevel, split_commas
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CommaList = Annotated[list[str], NoDecode]
 DEFAULT_USER_AGENT = (
     "ModelContextProtocol/1.0 (Autonomous; +https://github.com/modelcontextprotocol/servers)"
 )
@@ -20,7 +18,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 3000
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+    log_level: LogLevel = Field(
         "INFO", validation_alias=AliasChoices("MCP_FETCH_LOG_LEVEL", "LOG_LEVEL", "log_level")
     )
     log_file: str = Field(
@@ -43,6 +41,4 @@ class Settings(BaseSettings):
     @field_validator("allowed_hosts", "allowed_networks", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
+        return split_commas(value)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from urllib.robotparser import RobotFileParser
 
 import httpx2
-
-from mcp_fetch_streamablehttp_server.fetcher import FetchError, SafeFetcher
+from mcp_oauth_gateway_core.fetcher import FetchError, SafeFetcher
 
 ROBOTS_MAX_BYTES = 500_000  # RFC 9309 asks crawlers to read at least 500 KiB
 

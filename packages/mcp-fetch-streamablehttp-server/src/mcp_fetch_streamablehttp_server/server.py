@@ -13,6 +13,9 @@ from httpcore2 import AsyncNetworkBackend
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_oauth_gateway_core.fetcher import Limits, SafeFetcher
+from mcp_oauth_gateway_core.resolver import Resolver, SystemResolver
+from mcp_oauth_gateway_core.ssrf import AddressPolicy
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,9 +23,6 @@ from starlette.routing import Route
 
 from mcp_fetch_streamablehttp_server import __version__
 from mcp_fetch_streamablehttp_server.config import Settings
-from mcp_fetch_streamablehttp_server.fetcher import Limits, SafeFetcher
-from mcp_fetch_streamablehttp_server.resolver import Resolver, SystemResolver
-from mcp_fetch_streamablehttp_server.ssrf import AddressPolicy
 from mcp_fetch_streamablehttp_server.tools import register_fetch_tool
 
 SERVER_NAME = "mcp-fetch-streamablehttp-server"
@@ -37,7 +37,11 @@ def create_app(
     """`resolver` and `network_backend` are seams for tests (DNS answers, connect attempts)."""
     settings = settings or Settings()
     fetcher = SafeFetcher(
-        AddressPolicy.from_settings(settings.allowed_hosts, settings.allowed_networks),
+        AddressPolicy.from_settings(
+            settings.allowed_hosts,
+            settings.allowed_networks,
+            allow_with="MCP_FETCH_ALLOWED_HOSTS or MCP_FETCH_ALLOWED_NETWORKS",
+        ),
         resolver or SystemResolver(),
         Limits(
             max_bytes=settings.max_bytes,

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_oauth_gateway_core.fetcher import FetchError, SafeFetcher
 from pydantic import Field
 
 from mcp_fetch_streamablehttp_server.config import Settings
 from mcp_fetch_streamablehttp_server.convert import html_to_markdown, is_html, is_text
-from mcp_fetch_streamablehttp_server.fetcher import FetchError, SafeFetcher
 from mcp_fetch_streamablehttp_server.robots import check_robots
 
 DESCRIPTION = (

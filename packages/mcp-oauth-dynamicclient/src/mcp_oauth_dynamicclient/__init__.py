@@ -1,3 +1,5 @@
 """OAuth 2.1 authorization server and ForwardAuth endpoint for MCP servers."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("mcp-oauth-dynamicclient")

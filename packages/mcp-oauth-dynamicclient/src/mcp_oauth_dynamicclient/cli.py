@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from mcp_oauth_gateway_core import commandline
+from mcp_oauth_gateway_core.logs import configure_logging
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
@@ -22,18 +23,6 @@ from mcp_oauth_dynamicclient.storage import Store
 from mcp_oauth_dynamicclient.tokens import AccessTokens, InvalidToken
 
 console = Console()
-
-
-def configure_logging(level: str, log_file: str = "") -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        handlers.append(logging.FileHandler(log_file))
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
 
 
 def _when(epoch: int) -> str:
@@ -61,21 +50,18 @@ def _store(settings: Settings) -> Store:
     )
 
 
-def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+def serve(args: argparse.Namespace, root: argparse.ArgumentParser) -> int:
     from mcp_oauth_dynamicclient.server import create_app
 
     overrides = {"auth_host": args.host, "auth_port": args.port, "log_level": args.log_level}
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    values = {k: v for k, v in overrides.items() if v is not None}
+    settings = commandline.load_settings(root, Settings, values)
     configure_logging(settings.log_level, settings.log_file)
-    uvicorn.run(
+    commandline.serve(
         create_app(settings),
         host=settings.auth_host,
         port=settings.auth_port,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level == "DEBUG",
-        timeout_graceful_shutdown=5,
+        log_level=settings.log_level,
         proxy_headers=False,  # ratelimit.py decides which X-Forwarded-For to believe
     )
     return 0
@@ -177,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
         prog="mcp-oauth-server",
         description="OAuth 2.1 authorization server and Traefik ForwardAuth for MCP servers.",
     )
+    commandline.add_version(root, "mcp-oauth-dynamicclient")
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the service")
     run.add_argument("--host", help="interface to bind (AUTH_HOST, default 127.0.0.1)")
@@ -210,12 +197,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    root = parser()
+    args = root.parse_args(argv)
     if args.command == "serve":
-        sys.exit(serve(args))
+        sys.exit(serve(args, root))
     if args.command == "keys":
         sys.exit(keys_generate(args))
-    settings = Settings()
+    settings = commandline.load_settings(root, Settings, {})
     if args.command == "clients":
         if args.action == "list":
             sys.exit(_run(clients_list(settings)))

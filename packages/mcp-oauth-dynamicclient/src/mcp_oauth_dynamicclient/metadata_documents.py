@@ -1,7 +1,7 @@
 """Client ID Metadata Documents (MCP 2025-11-25): a client_id that is an https URL.
 
-The document is fetched by the fetch server's SSRF-safe fetcher (every
-address vetted, the connection pinned to it, no redirects), so a client_id
+The document is fetched by the shared SSRF-safe fetcher (every address
+vetted, the connection pinned to it, no redirects), so a client_id
 cannot be used to make the gateway call into its own network. The document
 must name itself as client_id, and its redirect URIs follow the same rules
 as a registration. Documents are cached in Redis within HTTP cache limits.
@@ -15,9 +15,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp_fetch_streamablehttp_server.fetcher import FetchError, Limits, SafeFetcher
-from mcp_fetch_streamablehttp_server.resolver import Resolver, SystemResolver
-from mcp_fetch_streamablehttp_server.ssrf import AddressPolicy
+from mcp_oauth_gateway_core.fetcher import FetchError, Limits, SafeFetcher
+from mcp_oauth_gateway_core.resolver import Resolver, SystemResolver
+from mcp_oauth_gateway_core.ssrf import AddressPolicy
 
 from mcp_oauth_dynamicclient.client_metadata import validate_client_metadata
 from mcp_oauth_dynamicclient.config import Settings, split_list
@@ -57,7 +57,9 @@ class MetadataDocuments:
         self.store = store
         self.fetcher = SafeFetcher(
             AddressPolicy.from_settings(
-                split_list(settings.cimd_allowed_hosts), split_list(settings.cimd_allowed_networks)
+                split_list(settings.cimd_allowed_hosts),
+                split_list(settings.cimd_allowed_networks),
+                allow_with="CIMD_ALLOWED_HOSTS or CIMD_ALLOWED_NETWORKS",
             ),
             resolver or SystemResolver(),
             Limits(

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx2
-from mcp_fetch_streamablehttp_server.resolver import Resolver
+from mcp_oauth_gateway_core.resolver import Resolver
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException

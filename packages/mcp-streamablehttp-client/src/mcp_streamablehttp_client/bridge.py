@@ -41,6 +41,7 @@ from mcp_types import methods as wire
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from mcp_streamablehttp_client import __name__ as package_name
+from mcp_streamablehttp_client import __version__
 from mcp_streamablehttp_client.auth import GatewayAuth, LoginRequired
 from mcp_streamablehttp_client.config import Settings
 from mcp_streamablehttp_client.eras import (
@@ -344,7 +345,7 @@ class Bridge:
                 "resources": {"listChanged": True},
                 "prompts": {"listChanged": True},
             },
-            "serverInfo": {"name": package_name.replace("_", "-"), "version": "0.1.0"},
+            "serverInfo": {"name": package_name.replace("_", "-"), "version": __version__},
             "instructions": self.login_message,
         }
 

@@ -6,13 +6,13 @@ Flags override the environment and the `.env` file.
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
+from mcp_oauth_gateway_core.commandline import add_version, describe
+from mcp_oauth_gateway_core.logs import configure_logging
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: mcp-streamablehttp-client --server-url https://gw.example/echo/mcp "
         '-c "echo message=hi"',
     )
+    add_version(parser, PROG)
     parser.add_argument("--server-url", help="the MCP endpoint (MCP_SERVER_URL)")
     parser.add_argument("--env-file", default=".env", help="settings file (default: ./.env)")
     parser.add_argument(
@@ -117,29 +118,10 @@ def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     try:
         settings = Settings(_env_file=env_file if env_file.is_file() else None, **values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        parser.exit(2, f"{PROG}: invalid settings: {problems}\n")
+        parser.exit(2, f"{PROG}: invalid settings: {describe(exc, Settings)}\n")
     if not settings.server_url:
         parser.exit(2, f"{PROG}: no server URL: pass --server-url or set MCP_SERVER_URL\n")
     return settings
-
-
-def configure_logging(settings: Settings) -> None:
-    """stderr only: stdout is the MCP wire when bridging."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if settings.log_file:
-        handlers.append(logging.FileHandler(settings.log_file))
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
-    if settings.log_level != "DEBUG":
-        logging.getLogger("httpx2").setLevel(logging.WARNING)
-        logging.getLogger("mcp").setLevel(logging.WARNING)
 
 
 async def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -188,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = settings_from(args, parser)
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_file)  # stderr: stdout is the wire
     try:
         if is_command(args):
             return anyio.run(run_command, args, settings)

@@ -8,12 +8,12 @@ an answer instead, so those exceptions are turned into such bodies here.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import httpx2
 from mcp.client.auth import OAuthFlowError
+from mcp_oauth_gateway_core.jsonrpc import error_body
 
 from mcp_streamablehttp_client.auth import GatewayAuth, LoginRequired
 from mcp_streamablehttp_client.storage import LockTimeout
@@ -28,11 +28,10 @@ AUTH_FAILED = -32001
 def error_response(
     request: httpx2.Request, status: int, code: int, message: str
 ) -> httpx2.Response:
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     return httpx2.Response(
         status,
         headers={"Content-Type": "application/json"},
-        content=json.dumps(body).encode(),
+        content=error_body(code, message),
         request=request,
     )
 

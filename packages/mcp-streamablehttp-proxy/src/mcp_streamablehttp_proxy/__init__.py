@@ -1,3 +1,5 @@
 """Serve any stdio MCP server over StreamableHTTP, one child process per MCP session."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("mcp-streamablehttp-proxy")

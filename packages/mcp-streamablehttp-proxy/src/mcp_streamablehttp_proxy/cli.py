@@ -13,8 +13,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from mcp_echo_streamablehttp_server_stateless.logs import configure_logging
-from pydantic import ValidationError
+from mcp_oauth_gateway_core.commandline import add_version, given, load_settings
+from mcp_oauth_gateway_core.logs import configure_logging
 
 from mcp_streamablehttp_proxy.config import Settings, parse_env_pairs
 from mcp_streamablehttp_proxy.server import ProxyApp, create_app
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         "per-request calls (2026-07-28).",
         epilog="example: mcp-streamablehttp-proxy --port 3000 -- python -m mcp_server_fetch",
     )
+    add_version(parser, "mcp-streamablehttp-proxy")
     parser.add_argument("--host", help="interface to bind (MCP_PROXY_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (MCP_PROXY_PORT, default 3000)")
     parser.add_argument(
@@ -114,20 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(argv: Sequence[str] | None) -> Settings:
     parser = build_parser()
     args = parser.parse_args(argv)
-    values: dict[str, Any] = {
-        k: v for k, v in vars(args).items() if v is not None and k not in ("command", "env")
-    }
+    values: dict[str, Any] = given(args, leave_out=("command", "env"))
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
     if command:
         values["command"] = command
-    try:
-        if args.env:
+    if args.env:
+        try:
             values["env"] = parse_env_pairs(args.env)
-        settings = Settings(**values)
-    except (ValueError, ValidationError) as exc:
-        parser.error(str(exc))
+        except ValueError as exc:
+            parser.error(str(exc))
+    settings = load_settings(parser, Settings, values)
     if not settings.command:
         parser.error("no MCP server command given: add `-- <command> [args...]`")
     problem = command_problem(settings)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shlex
-from typing import Annotated, Literal
+from typing import Annotated
 
+from mcp_oauth_gateway_core.settings import CommaList, LogLevel, split_commas
 from mcp_types.version import (
     HANDSHAKE_PROTOCOL_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
@@ -13,9 +14,6 @@ from mcp_types.version import (
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-
-CommaList = Annotated[list[str], NoDecode]
 ShellWords = Annotated[list[str], NoDecode]
 EnvPairs = Annotated[dict[str, str], NoDecode]
 
@@ -85,9 +83,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
+        return split_commas(value)
 
     @field_validator("command", mode="before")
     @classmethod

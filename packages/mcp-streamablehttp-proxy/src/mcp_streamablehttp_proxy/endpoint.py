@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from mcp.shared.inbound import find_duplicated_routing_header
-from mcp_echo_streamablehttp_server_stateless.cors import CorsPolicy, own_origin
+from mcp_oauth_gateway_core.cors import CorsPolicy, own_origin
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError

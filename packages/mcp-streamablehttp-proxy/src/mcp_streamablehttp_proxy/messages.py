@@ -11,12 +11,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mcp_oauth_gateway_core.jsonrpc import INTERNAL_ERROR as INTERNAL_ERROR
+from mcp_oauth_gateway_core.jsonrpc import INVALID_REQUEST as INVALID_REQUEST
+from mcp_oauth_gateway_core.jsonrpc import METHOD_NOT_FOUND as METHOD_NOT_FOUND
+from mcp_oauth_gateway_core.jsonrpc import PARSE_ERROR as PARSE_ERROR
+from mcp_oauth_gateway_core.jsonrpc import error_body
+
 Kind = Literal["request", "notification", "response", "other"]
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INTERNAL_ERROR = -32603
 # The SDK's code for "the connection to the server closed": clients treat it as final.
 CONNECTION_CLOSED = -32000
 REQUEST_TIMEOUT = -32001
@@ -84,12 +86,7 @@ def one_line(body: bytes) -> bytes:
 
 
 def error_response(request_id: Any, code: int, message: str, data: Any = None) -> bytes:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    return json.dumps(
-        {"jsonrpc": "2.0", "id": request_id, "error": error}, separators=(",", ":")
-    ).encode()
+    return error_body(code, message, request_id, data)
 
 
 def cancelled_notification(request_id: Any, reason: str) -> bytes:

@@ -4,7 +4,8 @@ Only globally routable unicast addresses pass. IPv6 forms that embed an IPv4
 address (mapped, compatible, 6to4, NAT64, Teredo) are judged by the address
 they embed, so `::ffff:127.0.0.1` is loopback. Operators may allow-list host
 names or networks (for a service on their own network); nothing is allowed
-by default.
+by default. The fetch server and the auth service's metadata-document fetch
+share this policy; each names its own allow-list settings in the refusal.
 """
 
 from __future__ import annotations
@@ -79,12 +80,17 @@ def _host_matches(host: str, pattern: str) -> bool:
 class AddressPolicy:
     allowed_hosts: Sequence[str] = ()
     allowed_networks: Sequence[IPNetwork] = field(default_factory=tuple)
+    # The settings an operator changes to allow more, named in every refusal.
+    allow_with: str = "the allowed hosts or networks"
 
     @classmethod
-    def from_settings(cls, hosts: Iterable[str], networks: Iterable[str]) -> AddressPolicy:
+    def from_settings(
+        cls, hosts: Iterable[str], networks: Iterable[str], *, allow_with: str
+    ) -> AddressPolicy:
         return cls(
             allowed_hosts=tuple(hosts),
             allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in networks),
+            allow_with=allow_with,
         )
 
     def vet(self, host: str, addresses: Sequence[IPAddress]) -> list[IPAddress]:
@@ -105,6 +111,6 @@ class AddressPolicy:
                 shown = host if host == str(address) else f"{host} ({address})"
                 raise AddressRefused(
                     f"refused to fetch {shown}: {reason}; an operator can allow it with "
-                    "MCP_FETCH_ALLOWED_HOSTS or MCP_FETCH_ALLOWED_NETWORKS"
+                    f"{self.allow_with}"
                 )
         return list(addresses)

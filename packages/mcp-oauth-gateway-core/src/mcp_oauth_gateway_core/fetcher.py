@@ -15,9 +15,9 @@ import anyio
 import httpx2
 from httpcore2 import AsyncNetworkBackend
 
-from mcp_fetch_streamablehttp_server.resolver import Resolver
-from mcp_fetch_streamablehttp_server.ssrf import AddressPolicy, AddressRefused
-from mcp_fetch_streamablehttp_server.transport import PinnedTransport
+from mcp_oauth_gateway_core.pinned import PinnedTransport
+from mcp_oauth_gateway_core.resolver import Resolver
+from mcp_oauth_gateway_core.ssrf import AddressPolicy, AddressRefused
 
 
 class FetchError(Exception):

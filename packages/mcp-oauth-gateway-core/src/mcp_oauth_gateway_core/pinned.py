@@ -16,7 +16,7 @@ from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
 from httpcore2._backends.auto import AutoBackend
 from httpcore2._types import SOCKET_OPTION
 
-from mcp_fetch_streamablehttp_server.ssrf import IPAddress
+from mcp_oauth_gateway_core.ssrf import IPAddress
 
 
 class ConnectionRefusedByPolicy(OSError):

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import anyio
 
-from mcp_fetch_streamablehttp_server.ssrf import IPAddress
+from mcp_oauth_gateway_core.ssrf import IPAddress
 
 
 class Resolver(Protocol):
