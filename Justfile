@@ -25,8 +25,12 @@ fmt: setup
     uv run --no-sync ruff format .
     uv run --no-sync ruff check --fix .
 
+# Node.js and Chromium for the tests: apt-get installs them as root, else one line says what to.
+prerequisites:
+    @bash scripts/prerequisites.sh
+
 # Lint, type check, then every test (pass pytest arguments to narrow it down).
-test *args: lint
+test *args: prerequisites lint
     uv run --no-sync pytest {{args}}
 
 # Benchmarks, printed as ratios against a baseline in the same run: `just bench echo`.

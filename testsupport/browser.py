@@ -1,8 +1,9 @@
 """Headless Chromium (Debian's package) driven by Playwright, for the browser steps.
 
 Playwright's own browser download cannot run here, and need not: it drives
-the system Chromium. The flags keep Chromium from calling home (the machine
-has no network beyond loopback and package registries).
+the system Chromium, which scripts/prerequisites.sh installs (`just test` runs
+it first). The flags keep Chromium from calling home (the machine has no
+network beyond loopback and package registries).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def chromium_path() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):
             return path
-    raise FileNotFoundError("no Chromium on PATH: `apt-get install chromium` (.ci/run does)")
+    raise FileNotFoundError(
+        "no Chromium on PATH: `apt-get install chromium` (`just test` runs "
+        "scripts/prerequisites.sh, which does that as root)"
+    )
 
 
 @contextmanager
