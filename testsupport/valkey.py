@@ -28,8 +28,11 @@ class ValkeyProcess(ManagedProcess):
             "--save", "",
             "--daemonize", "no",
         ]  # fmt: skip
-        if password:
-            argv += ["--requirepass", password]
+        if password:  # from a file: an argument would show in `ps`
+            conf = data_dir / "password.conf"
+            conf.touch(mode=0o600)
+            conf.write_text(f'requirepass "{password}"\n')
+            argv.insert(1, str(conf))
         super().__init__(argv, log_path=data_dir / "valkey.log")
 
     @property
