@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -31,6 +32,9 @@ async def test_public_client_gets_no_secret(auth: AuthServer) -> None:
     assert body["client_id_issued_at"] <= time.time()
     assert body["registration_client_uri"] == f"{auth.url}/register/{body['client_id']}"
     assert len(body["registration_access_token"]) >= 40
+    # 128 random bits, and never a leading "-" that `mcp-oauth-server clients show` would
+    # take for an option (a base64url id did, one time in 64).
+    assert re.fullmatch(r"[0-9a-f]{32}", body["client_id"])
 
 
 async def test_confidential_client_gets_secret_that_never_expires_by_default(

@@ -98,7 +98,8 @@ class RegistrationEndpoints:
         except OAuthError as exc:
             return exc.response()
         now = int(time.time())
-        client = Client(client_id=secrets.token_urlsafe(18), metadata=metadata, issued_at=now)
+        # Hex: an id that begins with "-" would read as an option to every command line.
+        client = Client(client_id=secrets.token_hex(16), metadata=metadata, issued_at=now)
         shown: dict[str, str] = {}
         if client.auth_method != "none":
             secret = secrets.token_urlsafe(32)
