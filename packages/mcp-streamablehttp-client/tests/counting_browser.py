@@ -1,5 +1,6 @@
 """`$BROWSER` for the client's tests: note the visit in $BROWSER_VISITS, then sign in as alice
-through the real consent page and local sign-in, and deliver the redirect to the listener."""
+through the real consent page and local sign-in, and deliver the redirect to the listener
+(unless $BROWSER_ABANDON is set: then the person never finishes signing in)."""
 
 from __future__ import annotations
 
@@ -24,4 +25,5 @@ if __name__ == "__main__":
     if visits:
         with Path(visits).open("a") as out:
             out.write(sys.argv[1] + "\n")
-    asyncio.run(visit(sys.argv[1]))
+    if not os.environ.get("BROWSER_ABANDON"):
+        asyncio.run(visit(sys.argv[1]))

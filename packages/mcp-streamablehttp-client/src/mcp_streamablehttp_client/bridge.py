@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
+import os
+import signal
+import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +64,8 @@ Streams = tuple[Any, Any]
 REPLAYED_INIT_ID = "mcp-streamablehttp-client/initialize"
 INPUT_ID = "mcp-streamablehttp-client/input/{}"
 RETRY_ID = "mcp-streamablehttp-client/retry/{}"
+# Seconds the upstream session (DELETE) and stdout get to close once the client has gone.
+CLOSE_GRACE = 2.0
 # Rounds of input_required answers one request may take, as the SDK's own client allows.
 MAX_INPUT_ROUNDS = 10
 EMPTY_LISTS = {
@@ -100,7 +106,8 @@ class Bridge:
         self.calls: dict[Any, ModernCall] = {}  # upstream id -> call (2026-07-28 only)
         self.inputs: dict[Any, Answer] = {}  # our requests to the stdio client
         self._ids = itertools.count(1)
-        self._stack = AsyncExitStack()
+        self._stack = AsyncExitStack()  # the upstream: HTTP client and transport
+        self._signalled = False  # SIGTERM or SIGINT, rather than stdin's end
         self._replayed = anyio.Event()
         self._discovery = Answer()
 
@@ -109,31 +116,90 @@ class Bridge:
         return str(LoginRequired(self.settings.server_url))
 
     async def run(self, streams: Streams | None = None) -> None:
+        """Bridge until the desktop client goes: stdin closed, SIGTERM or SIGINT.
+
+        Then every message in flight and a sign-in in progress are abandoned, the
+        HTTP session ends (DELETE, in the handshake era) and stdout is flushed, all
+        within CLOSE_GRACE: a desktop client that restarts leaves no orphan.
+        """
+        # From the very start, so that a signal is never the default one (a kill, exit 143).
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            await self._bridge(streams, signals)
+
+    async def _bridge(self, streams: Streams | None, signals: Any) -> None:
         await self.auth.load()
         if self.auth.context.current_tokens is None and not self.settings.browser_login:
             # Not fatal: the server may need no sign-in; if it does, the bridge answers itself.
             logger.warning("%s", self.login_message)
-        # The task group outlives the stack, so the transports close inside it, in order.
-        async with anyio.create_task_group() as tg, self._stack:
-            if streams is None:
-                stdio_read, self.stdio_write = await self._stack.enter_async_context(stdio_server())
-            else:
-                stdio_read, self.stdio_write = streams
-            await self._connect(tg)
-            async for item in stdio_read:
+        with anyio.CancelScope() as closing:
+            async with AsyncExitStack() as stdio:
+                if streams is None:
+                    stdio_read, self.stdio_write = await stdio.enter_async_context(stdio_server())
+                else:
+                    stdio_read, self.stdio_write = streams
+                stdio.push_async_callback(self.stdio_write.aclose)
+                try:
+                    async with self._stack:
+                        read = await self._connect()
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(self._from_server, read, tg)
+                            tg.start_soon(self._end_on_signals, signals, tg.cancel_scope)
+                            await self._pump(stdio_read, tg)
+                        # The client is gone: what is left is closing, and it may not take long.
+                        closing.deadline = anyio.current_time() + CLOSE_GRACE
+                finally:
+                    if self._signalled and streams is None:
+                        self._leave_now()
+        if closing.cancelled_caught:
+            logger.warning("closing took over %g s: abandoned", CLOSE_GRACE)
+
+    async def _pump(self, stdio_read: Any, tg: TaskGroup) -> None:
+        """Forward the client's messages in order. stdin's end stops the bridge at once,
+        even while a message waits on the server or on a sign-in."""
+        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](math.inf)
+
+        async def read_client() -> None:
+            async with send:
+                async for item in stdio_read:
+                    await send.send(item)
+            logger.info("the client closed stdin: ending")
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(read_client)
+        async with receive:
+            async for item in receive:
                 if isinstance(item, Exception):
                     logger.warning("unreadable message from the client: %s", item)
                     continue
                 await self._from_client(item, tg)
 
-    async def _connect(self, tg: TaskGroup) -> None:
+    async def _end_on_signals(self, signals: Any, bridging: anyio.CancelScope) -> None:
+        async for signum in signals:
+            logger.info("%s: ending", signal.Signals(signum).name)
+            self._signalled = True
+            bridging.cancel()
+            return
+
+    @staticmethod
+    def _leave_now() -> None:
+        """After a signal, with the upstream closed: exit without waiting for stdin.
+
+        The SDK reads stdin in a worker thread that nothing can interrupt, so its
+        stdio transport would close only at the desktop client's next line or EOF.
+        """
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+
+    async def _connect(self) -> Any:
+        """Open the upstream (inside self._stack); its read stream."""
         http = await self._stack.enter_async_context(
             answering_client(self.auth, self.settings.http_timeout)
         )
         read, self.upstream_write = await self._stack.enter_async_context(
             streamable_http_client(self.settings.server_url, http_client=http)
         )
-        tg.start_soon(self._from_server, read, tg)
+        return read
 
     # --- client -> server ------------------------------------------------------------
 
