@@ -42,7 +42,7 @@ def test_no_mcp_endpoint_at_that_path(stack: Stack, home: ClientHome) -> None:
     url = f"{stack.gateway_url}/no-such-service/mcp"
     done = home.run("--server-url", url, "-c", "echo message=x")
     assert done.returncode == 1
-    assert f"No MCP endpoint at {url} (HTTP 404)" in done.stderr
+    assert f"No MCP endpoint at {url} (HTTP 404 to a POST)" in done.stderr
 
 
 @pytest.fixture

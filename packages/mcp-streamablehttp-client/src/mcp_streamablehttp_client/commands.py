@@ -19,16 +19,22 @@ import httpx2
 from mcp import Client
 from mcp.client.auth import OAuthFlowError, OAuthRegistrationError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.message import ClientMessageMetadata
+from mcp_types import JSONRPCRequest
 from rich.console import Console
 from rich.json import JSON
 from rich.table import Table
 
-from mcp_streamablehttp_client import registration
+from mcp_streamablehttp_client import __version__, registration
 from mcp_streamablehttp_client.auth import GatewayAuth, LoginRequired
 from mcp_streamablehttp_client.config import Settings
+from mcp_streamablehttp_client.eras import discover_message
 from mcp_streamablehttp_client.storage import LockTimeout
 
-PROBE_HEADERS = {"Accept": "text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+# Answers a probe may come as: headers are all it reads.
+PROBE_ACCEPT = "application/json, text/event-stream"
+HANDSHAKE_VERSION = "2025-11-25"
 
 
 class CommandError(Exception):
@@ -47,16 +53,53 @@ def _auth_problem(auth: GatewayAuth, url: str, exc: Exception) -> CommandError:
     return CommandError(f"Signing in to {url} failed: {exc}")
 
 
+def probe_message(settings: Settings) -> tuple[bytes, dict[str, str]]:
+    """The first POST the protocol starts with: `server/discover` (2026-07-28), or in the
+    handshake era `initialize`. A server that serves only POST (or answers GET with 404)
+    must be reachable, so no command opens with a GET."""
+    intro = JSONRPCRequest(
+        jsonrpc="2.0",
+        id=1,
+        method="initialize",
+        params={
+            "protocolVersion": HANDSHAKE_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "mcp-streamablehttp-client", "version": __version__},
+        },
+    )
+    headers = {"Accept": PROBE_ACCEPT, "Content-Type": "application/json"}
+    if settings.protocol == "handshake":
+        message, extra = intro, {MCP_PROTOCOL_VERSION_HEADER: HANDSHAKE_VERSION}
+    else:
+        discover = discover_message(intro)
+        metadata = discover.metadata
+        assert isinstance(metadata, ClientMessageMetadata)
+        assert isinstance(discover.message, JSONRPCRequest)
+        message, extra = discover.message, dict(metadata.headers or {})
+    body = message.model_dump_json(by_alias=True, exclude_none=True).encode()
+    return body, {**headers, **extra}
+
+
 async def probe(auth: GatewayAuth, settings: Settings) -> int:
-    """One authenticated request: signs in or refreshes as needed; returns the HTTP status."""
+    """One authenticated POST: signs in or refreshes as needed; returns the HTTP status.
+
+    A session the handshake-era probe opened is ended at once (DELETE)."""
     url = settings.server_url
+    body, headers = probe_message(settings)
     try:
-        async with (
-            httpx2.AsyncClient(auth=auth, timeout=settings.http_timeout) as http,
-            # Servers may answer with an open event stream: headers are all we want.
-            http.stream("GET", url, headers=PROBE_HEADERS) as response,
-        ):
-            pass
+        async with httpx2.AsyncClient(auth=auth, timeout=settings.http_timeout) as http:
+            async with http.stream("POST", url, content=body, headers=headers) as response:
+                pass  # an event stream may stay open: the status is all a probe needs
+            opened = response.headers.get("mcp-session-id")
+            if opened:
+                with contextlib.suppress(httpx2.HTTPError):
+                    await http.delete(
+                        url,
+                        headers={
+                            "Mcp-Session-Id": opened,
+                            MCP_PROTOCOL_VERSION_HEADER: HANDSHAKE_VERSION,
+                        },
+                    )
     except LoginRequired as exc:
         raise CommandError(str(exc)) from None
     except LockTimeout as exc:
@@ -73,8 +116,8 @@ async def probe(auth: GatewayAuth, settings: Settings) -> int:
         raise CommandError(f"{url} still refuses the token after signing in (HTTP 401)")
     if response.status_code == 403:
         raise CommandError(f"{url} refuses access (HTTP 403): the token lacks a needed scope")
-    if response.status_code == 404:
-        raise CommandError(f"No MCP endpoint at {url} (HTTP 404)")
+    if response.status_code in (404, 405):
+        raise CommandError(f"No MCP endpoint at {url} (HTTP {response.status_code} to a POST)")
     if response.status_code >= 500:
         raise CommandError(f"{url} failed (HTTP {response.status_code})")
     return response.status_code
@@ -112,6 +155,9 @@ def _leaf(exc: BaseException) -> BaseException:
 
 async def login(auth: GatewayAuth, settings: Settings, console: Console) -> int:
     await probe(auth, settings)
+    if auth.token_state()[0] is None:  # the server answered without asking for a token
+        console.print(f"{settings.server_url} needs no sign-in: nothing to do")
+        return 0
     console.print(f"[green]Signed in[/green] to {settings.server_url}")
     return await show_token(auth, settings, console, refresh=False)
 
