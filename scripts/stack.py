@@ -30,6 +30,7 @@ import yaml
 
 from testsupport.net import free_port, wait_port
 from testsupport.processes import ManagedProcess
+from testsupport.valkey import password_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -176,11 +177,7 @@ class Placeholders:
                 return self.secrets.setdefault(arg, secrets.token_urlsafe(24))
             if key == "password_conf":
                 password = self.secrets.setdefault(arg, secrets.token_urlsafe(24))
-                conf = self.state_dir / f"{arg}-password.conf"
-                conf.parent.mkdir(parents=True, exist_ok=True)
-                conf.touch(mode=0o600)
-                conf.write_text(f'requirepass "{password}"\n')
-                return str(conf)
+                return str(password_conf(self.state_dir / f"{arg}-password.conf", password))
             if key == "gateway_url":
                 return self.gateway_url
             if key == "state":

@@ -10,6 +10,15 @@ from testsupport.net import free_port, wait_port
 from testsupport.processes import ManagedProcess
 
 
+def password_conf(path: Path, password: str) -> Path:
+    """A Valkey config file (mode 0600) setting `requirepass`: a password given as an
+    argument would be readable by every local user through `ps`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(f'requirepass "{password}"\n')
+    return path
+
+
 class ValkeyProcess(ManagedProcess):
     def __init__(
         self, data_dir: Path, *, port: int | None = None, password: str | None = None
@@ -28,11 +37,8 @@ class ValkeyProcess(ManagedProcess):
             "--save", "",
             "--daemonize", "no",
         ]  # fmt: skip
-        if password:  # from a file: an argument would show in `ps`
-            conf = data_dir / "password.conf"
-            conf.touch(mode=0o600)
-            conf.write_text(f'requirepass "{password}"\n')
-            argv.insert(1, str(conf))
+        if password:
+            argv.insert(1, str(password_conf(data_dir / "password.conf", password)))
         super().__init__(argv, log_path=data_dir / "valkey.log")
 
     @property

@@ -24,6 +24,7 @@ from typing import Any
 
 from mcp.shared.inbound import find_duplicated_routing_header
 from mcp_oauth_gateway_core.cors import CorsPolicy, own_origin
+from mcp_oauth_gateway_core.jsonrpc import error_body
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
@@ -36,7 +37,6 @@ from mcp_streamablehttp_proxy.messages import (
     INVALID_REQUEST,
     PARSE_ERROR,
     REQUEST_TIMEOUT,
-    error_response,
     one_line,
     split_batch,
 )
@@ -358,7 +358,7 @@ class McpEndpoint:
         if batch:
             body = b"[" + b",".join(answers) + b"]"
         else:
-            body = answers[0] if answers else error_response(None, INTERNAL_ERROR, "no answer")
+            body = answers[0] if answers else error_body(INTERNAL_ERROR, "no answer")
         await self._send_json(send, body, headers)
 
     async def _send_json(
@@ -792,7 +792,7 @@ class McpEndpoint:
     # -- errors --------------------------------------------------------------
 
     async def _error(self, send: Send, exc: HttpError, extra: list[tuple[bytes, bytes]]) -> None:
-        body = error_response(exc.request_id, exc.code, exc.message, exc.data)
+        body = error_body(exc.code, exc.message, exc.request_id, exc.data)
         headers = [
             (b"content-type", JSON_TYPE),
             (b"content-length", str(len(body)).encode()),

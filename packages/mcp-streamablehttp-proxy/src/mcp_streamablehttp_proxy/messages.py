@@ -15,7 +15,6 @@ from mcp_oauth_gateway_core.jsonrpc import INTERNAL_ERROR as INTERNAL_ERROR
 from mcp_oauth_gateway_core.jsonrpc import INVALID_REQUEST as INVALID_REQUEST
 from mcp_oauth_gateway_core.jsonrpc import METHOD_NOT_FOUND as METHOD_NOT_FOUND
 from mcp_oauth_gateway_core.jsonrpc import PARSE_ERROR as PARSE_ERROR
-from mcp_oauth_gateway_core.jsonrpc import error_body
 
 Kind = Literal["request", "notification", "response", "other"]
 
@@ -83,10 +82,6 @@ def one_line(body: bytes) -> bytes:
     if b"\n" in body or b"\r" in body:
         body = body.replace(b"\r", b" ").replace(b"\n", b" ")
     return body.strip()
-
-
-def error_response(request_id: Any, code: int, message: str, data: Any = None) -> bytes:
-    return error_body(code, message, request_id, data)
 
 
 def cancelled_notification(request_id: Any, reason: str) -> bytes:

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_oauth_gateway_core.jsonrpc import error_body
+
 from mcp_streamablehttp_proxy.child import ChildProcess
 from mcp_streamablehttp_proxy.config import Settings
 from mcp_streamablehttp_proxy.messages import (
@@ -29,7 +31,6 @@ from mcp_streamablehttp_proxy.messages import (
     REQUEST_TIMEOUT,
     Envelope,
     cancelled_notification,
-    error_response,
     split_batch,
 )
 
@@ -113,7 +114,7 @@ class Session:
             if self.pending.get(key) is stream:
                 del self.pending[key]
             if reason is not None:
-                errors.append(error_response(request_id, REQUEST_TIMEOUT, reason))
+                errors.append(error_body(REQUEST_TIMEOUT, reason, request_id))
         stream.waiting.clear()
         return errors
 
@@ -190,7 +191,7 @@ class Session:
         message = f"{reason}; the MCP session has ended"
         for stream in list(self.post_streams):
             for request_id in stream.waiting.values():
-                stream.put(error_response(request_id, CONNECTION_CLOSED, message))
+                stream.put(error_body(CONNECTION_CLOSED, message, request_id))
             stream.waiting.clear()
             stream.close()
         self.pending.clear()
